@@ -1,0 +1,40 @@
+"""`python -m blog`: bring the database schema up to date, then serve the API.
+
+Lesson: the one command a newcomer runs. Migrations are applied first (Alembic owns the schema; the
+app never calls `create_all`), so a fresh clone gets a SQLite `blog.db` with every table, and an
+existing database gets whatever migrations it is missing. Then uvicorn serves the app.
+"""
+
+import argparse
+from pathlib import Path
+
+import uvicorn
+from alembic import command
+from alembic.config import Config
+
+from blog.config import settings
+
+ALEMBIC_INI = Path(__file__).resolve().parent.parent / "alembic.ini"
+
+
+def apply_migrations() -> None:
+    command.upgrade(Config(str(ALEMBIC_INI)), "head")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m blog", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on")
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on")
+    parser.add_argument("--reload", action="store_true", help="restart when the code changes")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    options = parse_args(argv)
+    apply_migrations()
+    print(f"blog: {settings.environment}; docs at http://{options.host}:{options.port}/docs")
+    uvicorn.run("blog.main:app", host=options.host, port=options.port, reload=options.reload)
+
+
+if __name__ == "__main__":
+    main()

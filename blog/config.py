@@ -1,0 +1,104 @@
+"""Settings and secrets: every environment variable the app reads, validated in one place.
+
+Lesson: configuration is input too, so it gets the same Pydantic validation as a request body.
+`Settings` reads the process environment and, in development, a `.env` file; `settings` is the one
+validated instance the rest of the package imports. A wrong value stops the app at start-up with one
+line naming the setting (never its value), which is how a deployment should fail: early, loudly, and
+without leaking a secret into the logs. Production refuses to start without a real `JWT_SECRET`.
+"""
+
+import logging
+import secrets
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+logger = logging.getLogger(__name__)
+
+MIN_PRODUCTION_SECRET_BYTES = 32
+
+Environment = Literal["development", "test", "production"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+class Settings(BaseSettings):
+    """Every setting, with its default. Names match the environment variables (case-insensitive)."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    environment: Environment = "development"
+    database_url: str = "sqlite:///./blog.db"
+    # None means "not set": development and tests then get a random per-process secret,
+    # production refuses to start (see `require_real_secret_in_production`).
+    jwt_secret: SecretStr | None = None
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    jwt_expires_minutes: int = Field(default=60, ge=1, le=60 * 24 * 30)
+    bcrypt_rounds: int = Field(default=12, ge=4, le=16)
+    # Comma-separated in the environment: CORS_ORIGINS=https://a.example,https://b.example
+    cors_origins: Annotated[list[str], NoDecode] = []
+    log_level: LogLevel = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def use_the_psycopg_driver(cls, url: str) -> str:
+        """Railway and Heroku hand out `postgres://` URLs; SQLAlchemy wants a driver name."""
+        for prefix in ("postgres://", "postgresql://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url.removeprefix(prefix)
+        return url
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def split_comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def upper_case_log_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def require_real_secret_in_production(self) -> "Settings":
+        if self.environment == "production":
+            secret = self.jwt_secret.get_secret_value() if self.jwt_secret else ""
+            if len(secret.encode()) < MIN_PRODUCTION_SECRET_BYTES:
+                raise ValueError(
+                    f"JWT_SECRET must be set to at least {MIN_PRODUCTION_SECRET_BYTES} bytes "
+                    "when ENVIRONMENT=production (generate one with: "
+                    'python -c "import secrets; print(secrets.token_urlsafe(32))")'
+                )
+        elif self.jwt_secret is None:
+            self.jwt_secret = SecretStr(secrets.token_urlsafe(32))
+            logger.warning(
+                "JWT_SECRET is not set: using a random one; tokens end with this process."
+            )
+        return self
+
+    @property
+    def jwt_secret_value(self) -> str:
+        assert self.jwt_secret is not None  # set by require_real_secret_in_production
+        return self.jwt_secret.get_secret_value()
+
+
+def describe_invalid_settings(error: ValidationError) -> str:
+    """One line naming each wrong setting and why, without echoing any value."""
+    problems = []
+    for problem in error.errors():
+        setting = "_".join(str(part) for part in problem["loc"]).upper()
+        message = problem["msg"].removeprefix("Value error, ")
+        problems.append(f"{setting}: {message}" if setting else message)
+    return "Invalid configuration: " + "; ".join(problems)
+
+
+def load_settings() -> Settings:
+    """Read the settings, or exit with one clear line instead of a traceback."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise SystemExit(describe_invalid_settings(error)) from None
+
+
+settings = load_settings()

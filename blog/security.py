@@ -1,0 +1,72 @@
+"""Passwords and tokens: bcrypt hashes and signed JWTs, the two halves of authentication.
+
+Lesson: a password is never stored, only its bcrypt hash (slow on purpose, `BCRYPT_ROUNDS`); a login
+proves the password once and is exchanged for a short-lived JWT whose signature the server checks on
+every request. bcrypt reads at most 72 bytes, so longer passwords are refused, never silently cut.
+This module knows nothing about users or HTTP: it hashes, verifies, signs and decodes.
+"""
+
+from datetime import timedelta
+from functools import cache
+
+import bcrypt
+import jwt
+
+from blog.config import settings
+from blog.database import utc_now
+
+MAX_PASSWORD_BYTES = 72  # bcrypt ignores everything after the 72nd byte
+
+
+def password_fits_bcrypt(password: str) -> bool:
+    return len(password.encode("utf-8")) <= MAX_PASSWORD_BYTES
+
+
+def hash_password(password: str) -> str:
+    if not password_fits_bcrypt(password):
+        raise ValueError(f"passwords are limited to {MAX_PASSWORD_BYTES} bytes")
+    salt = bcrypt.gensalt(rounds=settings.bcrypt_rounds)
+    return bcrypt.hashpw(password.encode("utf-8"), salt).decode("ascii")
+
+
+def verify_password(password: str, password_hash: str) -> bool:
+    """True if `password` matches; a password bcrypt cannot hash simply does not match."""
+    if not password_fits_bcrypt(password):
+        return False
+    return bcrypt.checkpw(password.encode("utf-8"), password_hash.encode("ascii"))
+
+
+@cache
+def dummy_password_hash() -> str:
+    """A hash to verify against when an account does not exist, so that "no such user" takes as
+    long as "wrong password" and an attacker cannot time which emails are registered."""
+    return hash_password("not-a-real-password")
+
+
+class InvalidTokenError(Exception):
+    """The token is expired, forged, malformed or otherwise unusable."""
+
+
+def create_access_token(user_id: int) -> str:
+    issued_at = utc_now()
+    claims = {
+        "sub": str(user_id),
+        "iat": issued_at,
+        "exp": issued_at + timedelta(minutes=settings.jwt_expires_minutes),
+    }
+    return jwt.encode(claims, settings.jwt_secret_value, algorithm=settings.jwt_algorithm)
+
+
+def decode_access_token(token: str) -> int:
+    """The user id a valid token was issued for."""
+    try:
+        claims = jwt.decode(
+            token,
+            settings.jwt_secret_value,
+            # Only the configured algorithm: a token claiming `alg: none` (or anything else) fails.
+            algorithms=[settings.jwt_algorithm],
+            options={"require": ["sub", "iat", "exp"]},
+        )
+        return int(claims["sub"])
+    except (jwt.PyJWTError, ValueError) as error:
+        raise InvalidTokenError(str(error)) from error

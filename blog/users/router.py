@@ -1,0 +1,157 @@
+"""Accounts: register, log in, and read or change your own profile (`/auth/*`, `/users/*`).
+
+Lesson: authentication end to end. Registration validates input (see `models.py`), hashes the
+password and answers with a token; login checks a password form (so Swagger UI's Authorize button
+works) and spends the same bcrypt time whether or not the account exists. Routes that take
+`CurrentUser` only run for a valid token. Uniqueness is checked before writing for a clear 409, and
+enforced by the database for the race two simultaneous requests could still win.
+"""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response, status
+from fastapi.security import OAuth2PasswordRequestForm
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, func, or_, select
+
+from blog.deps import CurrentUser, IdPath, Page, Pagination, SessionDep
+from blog.errors import BadRequest, Conflict, NotFound, error_responses
+from blog.security import create_access_token, dummy_password_hash, hash_password, verify_password
+from blog.users.models import (
+    PasswordChange,
+    Token,
+    User,
+    UserPrivate,
+    UserPublic,
+    UserRegister,
+    UserUpdateMe,
+)
+
+auth_router = APIRouter(prefix="/auth", tags=["auth"])
+users_router = APIRouter(prefix="/users", tags=["users"])
+
+
+def ensure_available(
+    session: Session, *, email: str | None, username: str | None, current_user_id: int | None = None
+) -> None:
+    """409 if another account already has this email or (case-insensitively) this username."""
+    others = select(User).where(User.id != current_user_id) if current_user_id else select(User)
+    if email is not None and session.exec(others.where(User.email == email)).first():
+        raise Conflict("That email is already registered.", code="email_taken")
+    username_key = username.lower() if username is not None else None
+    if username_key and session.exec(others.where(User.username_key == username_key)).first():
+        raise Conflict("That username is taken.", code="username_taken")
+
+
+def commit_unique(session: Session, user: User, current_user_id: int | None = None) -> None:
+    """Commit `user`; if a concurrent request took the email or username first, answer 409."""
+    email, username = user.email, user.username  # a rollback expires them
+    session.add(user)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        ensure_available(session, email=email, username=username, current_user_id=current_user_id)
+        raise
+    session.refresh(user)
+
+
+@auth_router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Token,
+    responses=error_responses(409, 422),
+)
+def register(payload: UserRegister, session: SessionDep) -> Token:
+    """Create an account and sign in to it."""
+    ensure_available(session, email=payload.email, username=payload.username)
+    user = User.model_validate(payload, update={"password_hash": hash_password(payload.password)})
+    commit_unique(session, user)
+    assert user.id is not None
+    return Token(access_token=create_access_token(user.id))
+
+
+@auth_router.post("/login", response_model=Token, responses=error_responses(400, 422))
+def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep) -> Token:
+    """Exchange an email or username and a password for a bearer token."""
+    identifier = form.username.strip().lower()
+    user = session.exec(
+        select(User).where(or_(User.email == identifier, User.username_key == identifier))
+    ).first()
+    if user is None:
+        verify_password(form.password, dummy_password_hash())  # same time as a real check
+        password_ok = False
+    else:
+        password_ok = verify_password(form.password, user.password_hash)
+    if user is None or not password_ok or not user.is_active:
+        raise BadRequest("Incorrect email/username or password.", code="invalid_credentials")
+    assert user.id is not None
+    return Token(access_token=create_access_token(user.id))
+
+
+@users_router.get("/me", response_model=UserPrivate, responses=error_responses(401))
+def read_me(user: CurrentUser) -> User:
+    """Your own account, email included."""
+    return user
+
+
+@users_router.patch("/me", response_model=UserPrivate, responses=error_responses(401, 409, 422))
+def update_me(payload: UserUpdateMe, user: CurrentUser, session: SessionDep) -> User:
+    """Change your username, email or bio; fields you leave out stay as they are."""
+    changes = payload.model_dump(exclude_unset=True)
+    ensure_available(
+        session,
+        email=changes.get("email"),
+        username=changes.get("username"),
+        current_user_id=user.id,
+    )
+    user.sqlmodel_update(changes)
+    commit_unique(session, user, current_user_id=user.id)
+    return user
+
+
+@users_router.post(
+    "/me/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(400, 401, 422),
+)
+def change_password(payload: PasswordChange, user: CurrentUser, session: SessionDep) -> Response:
+    """Change your password; the current one is required. Tokens already issued stay valid."""
+    if not verify_password(payload.current_password, user.password_hash):
+        raise BadRequest("The current password is wrong.", code="wrong_password")
+    user.password_hash = hash_password(payload.new_password)
+    session.add(user)
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@users_router.delete("/me", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(401))
+def delete_me(user: CurrentUser, session: SessionDep) -> Response:
+    """Delete your account, and with it everything you wrote."""
+    session.delete(user)
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@users_router.get("", response_model=Page[UserPublic], responses=error_responses(422))
+def list_users(session: SessionDep, page: Pagination) -> Page[UserPublic]:
+    """Everyone who has an account, oldest first."""
+    total = session.exec(select(func.count()).select_from(User)).one()
+    users = session.exec(
+        select(User).order_by(col(User.id)).offset(page.offset).limit(page.limit)
+    ).all()
+    return Page[UserPublic](
+        items=[UserPublic.model_validate(user) for user in users],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@users_router.get("/{user_id}", response_model=UserPublic, responses=error_responses(404, 422))
+def read_user(user_id: IdPath, session: SessionDep) -> User:
+    """Anyone's public profile."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("User not found.")
+    return user

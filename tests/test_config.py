@@ -1,0 +1,114 @@
+"""Settings: parsing, normalising, and refusing to start production without a real secret."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from blog.config import Settings, load_settings
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+STRONG_SECRET = "s" * 32
+
+
+def make_settings(**values: object) -> Settings:
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgres://u:p@db:5432/blog", "postgresql+psycopg://u:p@db:5432/blog"),
+        ("postgresql://u:p@db:5432/blog", "postgresql+psycopg://u:p@db:5432/blog"),
+        ("postgresql+psycopg://u:p@db/blog", "postgresql+psycopg://u:p@db/blog"),
+        ("sqlite:///./blog.db", "sqlite:///./blog.db"),
+    ],
+)
+def test_database_urls_are_normalised_for_sqlalchemy(given: str, expected: str) -> None:
+    assert make_settings(database_url=given).database_url == expected
+
+
+def test_defaults_are_a_local_sqlite_file_and_an_hour_long_token() -> None:
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    # Read from the environment the tests set up, so only check the ones they leave alone.
+    assert settings.jwt_algorithm == "HS256"
+    assert settings.jwt_expires_minutes == 60
+    assert Settings.model_fields["database_url"].default == "sqlite:///./blog.db"
+    assert Settings.model_fields["bcrypt_rounds"].default == 12
+
+
+def test_cors_origins_are_comma_separated() -> None:
+    settings = make_settings(cors_origins="https://a.example, https://b.example,")
+    assert settings.cors_origins == ["https://a.example", "https://b.example"]
+
+
+def test_log_level_is_case_insensitive() -> None:
+    assert make_settings(log_level="debug").log_level == "DEBUG"
+
+
+def test_development_without_a_secret_gets_a_random_one() -> None:
+    first = make_settings(environment="development", jwt_secret=None)
+    second = make_settings(environment="development", jwt_secret=None)
+    assert len(first.jwt_secret_value.encode()) >= 32
+    assert first.jwt_secret_value != second.jwt_secret_value
+
+
+@pytest.mark.parametrize("secret", [None, "", "change-me", "x" * 31, "é" * 15])
+def test_production_refuses_a_missing_or_short_secret(secret: str | None) -> None:
+    with pytest.raises(ValidationError, match="JWT_SECRET must be set to at least 32 bytes"):
+        make_settings(environment="production", jwt_secret=secret)
+
+
+def test_production_accepts_a_32_byte_secret() -> None:
+    assert make_settings(environment="production", jwt_secret=STRONG_SECRET).jwt_secret_value
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("JWT_EXPIRES_MINUTES", "0"), ("BCRYPT_ROUNDS", "3"), ("ENVIRONMENT", "staging")],
+)
+def test_an_invalid_setting_exits_with_one_line_naming_it(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SystemExit) as exit_info:
+        load_settings()
+    message = str(exit_info.value.code)
+    assert message.startswith(f"Invalid configuration: {variable}:")
+    assert "\n" not in message
+
+
+def test_the_refusal_does_not_echo_the_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("JWT_SECRET", "tooshort-but-secret")
+    with pytest.raises(SystemExit) as exit_info:
+        load_settings()
+    assert "tooshort-but-secret" not in str(exit_info.value.code)
+
+
+def test_python_m_blog_refuses_to_start_in_production_with_a_short_secret(tmp_path: Path) -> None:
+    environment = {
+        **os.environ,
+        "ENVIRONMENT": "production",
+        "JWT_SECRET": "short",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'blog.db'}",
+        "PYTHONPATH": str(REPO_ROOT),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "blog", "--port", "1"],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "Invalid configuration: JWT_SECRET must be set to at least 32 bytes when "
+        "ENVIRONMENT=production (generate one with: "
+        'python -c "import secrets; print(secrets.token_urlsafe(32))")'
+    ]
+    assert not (tmp_path / "blog.db").exists()  # refused before touching the database

@@ -1,0 +1,129 @@
+"""One error shape for everything: unknown paths, wrong methods, bad input, outages and bugs."""
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session, create_engine, func, select
+
+from blog.database import get_session
+from blog.main import app
+from blog.users import router as users_router
+from blog.users.models import User
+from tests.conftest import PASSWORD, assert_error
+
+
+def test_an_unknown_path_is_a_404_in_the_error_shape(client: TestClient) -> None:
+    assert_error(client.get("/no/such/path"), 404, "not_found")
+
+
+def test_a_wrong_method_is_a_405_that_says_which_are_allowed(client: TestClient) -> None:
+    response = client.put("/health")
+    assert_error(response, 405, "method_not_allowed")
+    assert response.headers["Allow"] == "GET"
+
+
+def test_a_422_lists_each_field_error(client: TestClient) -> None:
+    response = client.post("/auth/register", json={"email": "nope", "username": "x"})
+    assert_error(response, 422, "validation_error")
+    problems = {tuple(problem["loc"]): problem for problem in response.json()["detail"]}
+    assert set(problems) == {("body", "email"), ("body", "username"), ("body", "password")}
+    assert all(set(problem) == {"loc", "msg", "type"} for problem in problems.values())
+
+
+def test_a_body_with_the_wrong_content_type_is_a_422(client: TestClient) -> None:
+    response = client.post(
+        "/auth/register", content=b"email=a@b.c", headers={"Content-Type": "text/plain"}
+    )
+    assert_error(response, 422, "validation_error")
+
+
+class ExplodingSession:
+    def __init__(self) -> None:
+        raise RuntimeError("secret internals: password=hunter2")
+
+
+def exploding_session() -> Iterator[Session]:
+    yield ExplodingSession()  # type: ignore[misc]
+
+
+@pytest.fixture
+def broken_client(client: TestClient) -> Iterator[TestClient]:
+    """A client whose every database session raises a bug, as an unexpected error would."""
+    app.dependency_overrides[get_session] = exploding_session
+    with TestClient(app, raise_server_exceptions=False) as broken:
+        yield broken
+
+
+def test_an_unexpected_error_is_a_500_without_internals(
+    broken_client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="blog.errors"):
+        response = broken_client.get("/users")
+    assert_error(response, 500, "internal_error")
+    assert "hunter2" not in response.text
+    assert "Traceback" not in response.text
+    [record] = [r for r in caplog.records if r.name == "blog.errors"]
+    assert "GET /users" in record.getMessage()
+    assert record.exc_info is not None  # the traceback goes to the log
+    assert isinstance(record.exc_info[1], RuntimeError)
+
+
+@pytest.fixture
+def unreachable_database_client(client: TestClient) -> Iterator[TestClient]:
+    """A client whose database cannot be opened (a directory that does not exist)."""
+    engine = create_engine("sqlite:////nonexistent-directory/blog.db")
+
+    def unreachable_session() -> Iterator[Session]:
+        with Session(engine) as session:
+            yield session
+
+    app.dependency_overrides[get_session] = unreachable_session
+    yield client
+    engine.dispose()
+
+
+def test_health_reports_the_database(client: TestClient) -> None:
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"ok": True, "database": "ok"}
+
+
+def test_health_is_503_when_the_database_is_unreachable(
+    unreachable_database_client: TestClient,
+) -> None:
+    response = unreachable_database_client.get("/health")
+    assert response.status_code == 503
+    assert response.json() == {"ok": False, "database": "unreachable"}
+
+
+def test_routes_answer_503_when_the_database_is_unreachable(
+    unreachable_database_client: TestClient,
+) -> None:
+    assert_error(unreachable_database_client.get("/users"), 503, "database_unavailable")
+    login = unreachable_database_client.post(
+        "/auth/login", data={"username": "ada", "password": PASSWORD}
+    )
+    assert_error(login, 503, "database_unavailable")
+
+
+def test_a_registration_that_loses_a_uniqueness_race_is_a_409(
+    client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    payload = {"email": "ada@example.com", "username": "ada", "password": PASSWORD}
+    assert client.post("/auth/register", json=payload).status_code == 201
+    # Pretend the second request checked before the first one committed: the check passes, the
+    # database's unique constraint refuses the insert.
+    real_check = users_router.ensure_available
+    checks: list[str] = []
+
+    def check_too_early(*args: object, **kwargs: object) -> None:
+        checks.append("check")
+        if len(checks) > 1:
+            real_check(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(users_router, "ensure_available", check_too_early)
+    payload["username"] = "someone_else"
+    assert_error(client.post("/auth/register", json=payload), 409, "email_taken")
+    assert session.exec(select(func.count()).select_from(User)).one() == 1

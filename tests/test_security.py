@@ -1,0 +1,69 @@
+"""Password hashing, tokens and stored timestamps, below the HTTP layer."""
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlmodel import Session
+
+from blog.database import UTCDateTime, utc_now
+from blog.security import (
+    InvalidTokenError,
+    create_access_token,
+    decode_access_token,
+    hash_password,
+    verify_password,
+)
+from blog.users.models import User
+
+
+def test_a_hash_verifies_its_password_only() -> None:
+    password_hash = hash_password("correct horse")
+    assert verify_password("correct horse", password_hash)
+    assert not verify_password("correct horsE", password_hash)
+
+
+def test_hashing_a_password_bcrypt_would_truncate_is_refused() -> None:
+    with pytest.raises(ValueError, match="72 bytes"):
+        hash_password("a" * 73)
+
+
+def test_a_password_bcrypt_would_truncate_never_verifies() -> None:
+    assert not verify_password("a" * 73, hash_password("a" * 72))
+
+
+def test_a_token_decodes_to_its_user_id() -> None:
+    assert decode_access_token(create_access_token(42)) == 42
+
+
+def test_a_garbage_token_raises_invalid_token_error() -> None:
+    with pytest.raises(InvalidTokenError):
+        decode_access_token("not.a.token")
+
+
+def test_timestamps_round_trip_as_aware_utc(session: Session) -> None:
+    plus_two = timezone(timedelta(hours=2))
+    user = User(
+        email="ada@example.com",
+        username="ada",
+        password_hash="x",
+        created_at=datetime(2026, 1, 1, 12, 0, tzinfo=plus_two),
+    )
+    session.add(user)
+    session.commit()
+    session.expire_all()
+    stored = session.get(User, user.id)
+    assert stored is not None
+    assert stored.created_at == datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
+    assert stored.created_at.utcoffset() == timedelta(0)
+
+
+def test_a_naive_timestamp_is_refused_before_it_reaches_the_database() -> None:
+    with pytest.raises(ValueError, match="naive"):
+        UTCDateTime().process_bind_param(datetime(2026, 1, 1), dialect=None)  # type: ignore[arg-type]
+
+
+def test_none_timestamps_pass_through() -> None:
+    column_type = UTCDateTime()
+    assert column_type.process_bind_param(None, dialect=None) is None  # type: ignore[arg-type]
+    assert column_type.process_result_value(None, dialect=None) is None  # type: ignore[arg-type]
+    assert utc_now().tzinfo is not None
