@@ -14,7 +14,10 @@ from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
-import blog.users.models  # noqa: F401  (each models module registers its tables; add yours here)
+# Each models module registers its tables on SQLModel.metadata; add yours here.
+import blog.comments.models
+import blog.posts.models
+import blog.users.models  # noqa: F401
 from blog.config import settings
 from blog.database import UTCDateTime, make_engine
 

@@ -10,7 +10,7 @@ database).
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy.engine import Dialect
@@ -30,6 +30,17 @@ NAMING_CONVENTION = {
 # Every table model imports this module (for UTCDateTime), so the convention is in place before
 # the first table is defined.
 SQLModel.metadata.naming_convention = NAMING_CONVENTION
+
+
+ValueT = TypeVar("ValueT")
+
+
+def reject_null(value: ValueT | None) -> ValueT:
+    """For PATCH models: a field may be left out, but `null` for a NOT NULL column is a 422, not
+    a database error. In a model: `not_null = field_validator("title", ...)(reject_null)`."""
+    if value is None:
+        raise ValueError("may be left out, but not null")
+    return value
 
 
 def utc_now() -> datetime:

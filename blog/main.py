@@ -17,9 +17,11 @@ from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from blog.comments.router import comments_router, post_comments_router
 from blog.config import settings
 from blog.deps import SessionDep
 from blog.errors import install_error_handlers
+from blog.posts.router import router as posts_router
 from blog.users.router import auth_router, users_router
 
 logger = logging.getLogger("blog")
@@ -66,6 +68,9 @@ def create_app() -> FastAPI:
         )
     app.include_router(auth_router)
     app.include_router(users_router)
+    app.include_router(posts_router)
+    app.include_router(post_comments_router)
+    app.include_router(comments_router)
 
     @app.get(
         "/health",

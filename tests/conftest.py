@@ -19,11 +19,13 @@ os.environ.update(
 )
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -107,3 +109,41 @@ def assert_error(response, status_code: int, code: str) -> None:  # type: ignore
     body = response.json()
     assert set(body) == {"detail", "code"}, body
     assert body["code"] == code
+
+
+@pytest.fixture
+def third_user(client: TestClient) -> Account:
+    return register(client, "linus")
+
+
+def create_post(
+    client: TestClient, author: Account, title: str = "A title", body: str = "A body."
+) -> dict[str, Any]:
+    response = client.post("/posts", headers=author.headers, json={"title": title, "body": body})
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def create_comment(
+    client: TestClient, author: Account, post_id: int, body: str = "Nice post."
+) -> dict[str, Any]:
+    response = client.post(
+        f"/posts/{post_id}/comments", headers=author.headers, json={"body": body}
+    )
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+@contextmanager
+def count_statements(engine: Engine) -> Iterator[list[str]]:
+    """Collects every SQL statement the engine runs inside the `with` block."""
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)

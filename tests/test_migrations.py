@@ -41,7 +41,7 @@ def test_upgrade_builds_the_schema_the_models_describe(
 ) -> None:
     command.upgrade(alembic_config, "head")
     connection.commit()
-    assert {"users", "alembic_version"} <= table_names(connection)
+    assert table_names(connection) == {"users", "posts", "comments", "alembic_version"}
     command.check(alembic_config)  # raises if the models and the migrated schema differ
 
 
@@ -55,6 +55,52 @@ def test_downgrade_to_base_removes_everything(
     command.upgrade(alembic_config, "head")  # and it can be built again
     connection.commit()
     assert "users" in table_names(connection)
+
+
+def test_downgrade_to_the_first_migration_keeps_users_only(
+    alembic_config: Config, connection: Connection
+) -> None:
+    script = ScriptDirectory.from_config(alembic_config)
+    first = script.get_base()
+    assert first is not None
+    command.upgrade(alembic_config, "head")
+    command.downgrade(alembic_config, first)
+    connection.commit()
+    assert table_names(connection) == {"users", "alembic_version"}
+
+
+def test_foreign_keys_cascade_and_are_named(alembic_config: Config, connection: Connection) -> None:
+    command.upgrade(alembic_config, "head")
+    connection.commit()
+    foreign_keys = {
+        (table, key["name"], key["referred_table"], key["options"].get("ondelete"))
+        for table in ("posts", "comments")
+        for key in inspect(connection).get_foreign_keys(table)
+    }
+    assert foreign_keys == {
+        ("posts", "fk_posts_author_id_users", "users", "CASCADE"),
+        ("comments", "fk_comments_post_id_posts", "posts", "CASCADE"),
+        ("comments", "fk_comments_author_id_users", "users", "CASCADE"),
+    }
+
+
+def test_the_list_queries_have_indexes(alembic_config: Config, connection: Connection) -> None:
+    command.upgrade(alembic_config, "head")
+    connection.commit()
+
+    def indexes(table: str) -> dict[str, list[str]]:
+        return {
+            index["name"]: index["column_names"] for index in inspect(connection).get_indexes(table)
+        }
+
+    assert indexes("posts") == {
+        "ix_posts_created_at_id": ["created_at", "id"],
+        "ix_posts_author_id_created_at_id": ["author_id", "created_at", "id"],
+    }
+    assert indexes("comments") == {
+        "ix_comments_post_id_created_at_id": ["post_id", "created_at", "id"],
+        "ix_comments_author_id": ["author_id"],
+    }
 
 
 def test_constraints_have_the_conventional_names(

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapper
 from sqlmodel import Field, SQLModel
 
-from blog.database import UTCDateTime, utc_now
+from blog.database import UTCDateTime, reject_null, utc_now
 from blog.security import MAX_PASSWORD_BYTES
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_]+$"
@@ -82,13 +82,7 @@ class UserUpdateMe(SQLModel):
     email: Email | None = None
     bio: Bio | None = None
 
-    @field_validator("username", "email", "bio")
-    @classmethod
-    def reject_null(cls, value: str | None) -> str:
-        # Leaving a field out keeps it; sending `null` would erase a required column.
-        if value is None:
-            raise ValueError("may be left out, but not null")
-        return value
+    not_null = field_validator("username", "email", "bio")(reject_null)
 
 
 class PasswordChange(SQLModel):

@@ -1,0 +1,62 @@
+"""Comments: the `comments` table and the shapes a comment takes in requests and responses.
+
+Lesson: a table with two parents. A comment belongs to a post and to its author, each through a
+foreign key with `ON DELETE CASCADE`: deleting the post or the author's account removes it, in the
+database, on SQLite and PostgreSQL alike. `CommentCreate` carries only the body: the post comes from
+the path and the author from the token, so a client cannot write either (mass assignment).
+"""
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+from pydantic import StringConstraints, field_validator
+from sqlalchemy import Index
+from sqlmodel import Field, Relationship, SQLModel
+
+from blog.database import UTCDateTime, reject_null, utc_now
+from blog.users.models import UserPublic
+
+if TYPE_CHECKING:
+    from blog.users.models import User
+
+MAX_COMMENT_LENGTH = 2_000
+
+CommentBody = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_COMMENT_LENGTH)
+]
+
+
+class CommentBase(SQLModel):
+    body: str = Field(max_length=MAX_COMMENT_LENGTH)
+
+
+class Comment(CommentBase, table=True):
+    __tablename__ = "comments"
+    __table_args__ = (Index("ix_comments_post_id_created_at_id", "post_id", "created_at", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    post_id: int = Field(foreign_key="posts.id", ondelete="CASCADE")
+    # Indexed so that deleting an account finds its comments without scanning the table.
+    author_id: int = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, nullable=False)
+
+    author: "User" = Relationship(sa_relationship_kwargs={"lazy": "raise"})
+
+
+class CommentCreate(CommentBase):
+    body: CommentBody
+
+
+class CommentUpdate(SQLModel):
+    body: CommentBody | None = None
+
+    not_null = field_validator("body")(reject_null)
+
+
+class CommentPublic(CommentBase):
+    id: int
+    post_id: int
+    author: UserPublic
+    created_at: datetime
+    updated_at: datetime

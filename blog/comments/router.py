@@ -1,0 +1,145 @@
+"""Comments: read and write them under a post, edit or delete them by id.
+
+Lesson: authorization with more than one owner. Anyone may read; a signed-in user may comment on
+any post; only a comment's author may edit it (`own_comment`), but either its author or the author
+of the post it is on may delete it (`deletable_comment`, so bloggers can moderate their posts).
+Each rule is a dependency, so a route cannot forget it. Lists are oldest first with `id` as the
+tie-breaker, two SQL statements per page whatever its size.
+"""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response, status
+from sqlalchemy.orm import joinedload
+from sqlmodel import Session, col, func, select
+
+from blog.comments.models import Comment, CommentCreate, CommentPublic, CommentUpdate
+from blog.database import utc_now
+from blog.deps import CurrentUser, IdPath, Page, Pagination, SessionDep
+from blog.errors import Forbidden, NotFound, error_responses
+from blog.posts.models import Post
+from blog.posts.router import post_or_404
+
+post_comments_router = APIRouter(prefix="/posts/{post_id}/comments", tags=["comments"])
+comments_router = APIRouter(prefix="/comments", tags=["comments"])
+
+PostInPath = Annotated[Post, Depends(post_or_404)]
+
+
+def read_public_comment(session: Session, comment_id: int) -> Comment:
+    """A comment with its author loaded, ready to become `CommentPublic`, in one query."""
+    query = select(Comment).options(joinedload(Comment.author)).where(Comment.id == comment_id)  # type: ignore[arg-type]
+    return session.exec(query).one()
+
+
+def comment_or_404(comment_id: IdPath, session: SessionDep) -> Comment:
+    comment = session.get(Comment, comment_id)
+    if comment is None:
+        raise NotFound("Comment not found.")
+    return comment
+
+
+def own_comment(user: CurrentUser, comment: Annotated[Comment, Depends(comment_or_404)]) -> Comment:
+    """The comment in the path, if the signed-in user wrote it."""
+    if comment.author_id != user.id:
+        raise Forbidden("Only the comment's author may edit it.")
+    return comment
+
+
+def deletable_comment(
+    user: CurrentUser, comment: Annotated[Comment, Depends(comment_or_404)], session: SessionDep
+) -> Comment:
+    """The comment in the path, if the signed-in user wrote it or wrote the post it is on."""
+    if comment.author_id != user.id:
+        post_author_id = session.exec(
+            select(Post.author_id).where(Post.id == comment.post_id)
+        ).one()
+        if post_author_id != user.id:
+            raise Forbidden("Only the comment's author or the post's author may delete it.")
+    return comment
+
+
+@post_comments_router.get(
+    "", response_model=Page[CommentPublic], responses=error_responses(404, 422)
+)
+def list_comments(post: PostInPath, session: SessionDep, page: Pagination) -> Page[CommentPublic]:
+    """The comments on a post, oldest first."""
+    on_this_post = Comment.post_id == post.id
+    total = session.exec(select(func.count()).select_from(Comment).where(on_this_post)).one()
+    comments = session.exec(
+        select(Comment)
+        .options(joinedload(Comment.author))  # type: ignore[arg-type]
+        .where(on_this_post)
+        .order_by(col(Comment.created_at), col(Comment.id))
+        .offset(page.offset)
+        .limit(page.limit)
+    ).all()
+    return Page[CommentPublic](
+        items=[CommentPublic.model_validate(comment) for comment in comments],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@post_comments_router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CommentPublic,
+    responses=error_responses(401, 404, 422),
+)
+def create_comment(
+    payload: CommentCreate, user: CurrentUser, post: PostInPath, session: SessionDep
+) -> Comment:
+    """Comment on a post."""
+    now = utc_now()
+    server_side = {"post_id": post.id, "author_id": user.id, "created_at": now, "updated_at": now}
+    comment = Comment.model_validate(payload, update=server_side)
+    session.add(comment)
+    session.commit()
+    assert comment.id is not None
+    return read_public_comment(session, comment.id)
+
+
+@comments_router.get(
+    "/{comment_id}", response_model=CommentPublic, responses=error_responses(404, 422)
+)
+def read_comment(
+    comment: Annotated[Comment, Depends(comment_or_404)], session: SessionDep
+) -> Comment:
+    """One comment."""
+    assert comment.id is not None
+    return read_public_comment(session, comment.id)
+
+
+@comments_router.patch(
+    "/{comment_id}",
+    response_model=CommentPublic,
+    responses=error_responses(401, 403, 404, 422),
+)
+def update_comment(
+    payload: CommentUpdate, comment: Annotated[Comment, Depends(own_comment)], session: SessionDep
+) -> Comment:
+    """Change your comment; `updated_at` moves if you sent the body."""
+    changes = payload.model_dump(exclude_unset=True)
+    if changes:
+        comment.sqlmodel_update(changes)
+        comment.updated_at = utc_now()
+        session.add(comment)
+        session.commit()
+    assert comment.id is not None
+    return read_public_comment(session, comment.id)
+
+
+@comments_router.delete(
+    "/{comment_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(401, 403, 404, 422),
+)
+def delete_comment(
+    comment: Annotated[Comment, Depends(deletable_comment)], session: SessionDep
+) -> Response:
+    """Delete a comment you wrote, or one on your post."""
+    session.delete(comment)
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,76 @@
+"""Posts: the `posts` table and the shapes a post takes in requests and responses.
+
+Lesson: relationships between tables. A post belongs to its author through a foreign key with
+`ON DELETE CASCADE`, so the database itself removes a deleted user's posts. `PostPublic` nests the
+author as a plain `UserPublic` (never the other way round, which would recurse forever) and adds
+`comment_count`, which the router computes in the same query as the post. The composite indexes
+match the list query: newest first, optionally for one author, with `id` as the tie-breaker.
+"""
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+from pydantic import StringConstraints, field_validator
+from sqlalchemy import Index, Text
+from sqlmodel import Field, Relationship, SQLModel
+
+from blog.database import UTCDateTime, reject_null, utc_now
+from blog.users.models import UserPublic
+
+if TYPE_CHECKING:
+    from blog.users.models import User
+
+MAX_TITLE_LENGTH = 200
+MAX_BODY_LENGTH = 20_000
+
+# Trimmed first: "   " is empty, and so a 422.
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TITLE_LENGTH)
+]
+PostBody = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_BODY_LENGTH)
+]
+
+
+class PostBase(SQLModel):
+    title: str = Field(max_length=MAX_TITLE_LENGTH)
+    body: str = Field(sa_type=Text)
+
+
+class Post(PostBase, table=True):
+    __tablename__ = "posts"
+    __table_args__ = (
+        Index("ix_posts_created_at_id", "created_at", "id"),
+        Index("ix_posts_author_id_created_at_id", "author_id", "created_at", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    author_id: int = Field(foreign_key="users.id", ondelete="CASCADE")
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, nullable=False)
+
+    # lazy="raise": reading `post.author` without loading it in the query is an error, not a
+    # silent extra query per post (the N+1 problem).
+    author: "User" = Relationship(sa_relationship_kwargs={"lazy": "raise"})
+
+
+class PostCreate(PostBase):
+    title: Title
+    body: PostBody
+
+
+class PostUpdate(SQLModel):
+    """PATCH: send only what changes."""
+
+    title: Title | None = None
+    body: PostBody | None = None
+
+    not_null = field_validator("title", "body")(reject_null)
+
+
+class PostPublic(PostBase):
+    id: int
+    author: UserPublic
+    comment_count: int
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,156 @@
+"""Posts: list, read, write, edit and delete (`/posts`), with ownership checked in dependencies.
+
+Lesson: authorization as a chain of dependencies. `post_or_404` loads the post named in the path
+or answers 404; `owned_post` builds on it and on `CurrentUser` and answers 403 unless you wrote the
+post. Routes then only do their job. Lists are paged, newest first with `id` as the tie-breaker so
+pages never repeat or skip a post, and each page is two SQL statements whatever its size: one to
+count, one for the posts with their authors (a join) and comment counts (a subquery).
+"""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response, status
+from sqlalchemy import ColumnElement, Select, literal
+from sqlalchemy.orm import joinedload
+from sqlmodel import Session, SQLModel, col, func, or_, select
+
+from blog.database import utc_now
+from blog.deps import MAX_ID, CurrentUser, IdPath, Page, Pagination, SessionDep
+from blog.errors import Forbidden, NotFound, error_responses
+from blog.posts.models import Post, PostCreate, PostPublic, PostUpdate
+
+router = APIRouter(prefix="/posts", tags=["posts"])
+
+
+def comment_count() -> ColumnElement[int]:
+    """The number of comments on each post, as a subquery of the post query.
+
+    It names the comments table instead of importing the comments module, so posts work on their
+    own: until a `comments` table is defined (a student who has copied posts but not comments yet),
+    every post has 0 comments.
+    """
+    comments = SQLModel.metadata.tables.get("comments")
+    if comments is None:
+        return literal(0)
+    return (
+        select(func.count()).where(comments.c.post_id == Post.id).correlate(Post).scalar_subquery()
+    )
+
+
+def select_public_posts() -> Select[tuple[Post, int]]:
+    """Posts with their author and comment count, ready to become `PostPublic`, in one query."""
+    return select(Post, comment_count()).options(joinedload(Post.author))  # type: ignore[arg-type]
+
+
+def to_public(post: Post, count: int) -> PostPublic:
+    return PostPublic.model_validate(post, update={"comment_count": count})
+
+
+def read_public_post(session: Session, post_id: int) -> PostPublic:
+    row = session.exec(select_public_posts().where(Post.id == post_id)).one()  # type: ignore[call-overload]
+    return to_public(*row)
+
+
+def post_or_404(post_id: IdPath, session: SessionDep) -> Post:
+    post = session.get(Post, post_id)
+    if post is None:
+        raise NotFound("Post not found.")
+    return post
+
+
+def owned_post(user: CurrentUser, post: Annotated[Post, Depends(post_or_404)]) -> Post:
+    """The post in the path, if the signed-in user wrote it (401 first, then 404, then 403)."""
+    if post.author_id != user.id:
+        raise Forbidden("Only the post's author may change it.")
+    return post
+
+
+@router.get("", response_model=Page[PostPublic], responses=error_responses(422))
+def list_posts(
+    session: SessionDep,
+    page: Pagination,
+    author_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    q: Annotated[str | None, Query(max_length=200, description="text in title or body")] = None,
+) -> Page[PostPublic]:
+    """Posts, newest first; filter by author, or by text in the title or body (any case)."""
+    filters = []
+    if author_id is not None:
+        filters.append(Post.author_id == author_id)
+    if q and q.strip():
+        # Escape LIKE's wildcards so "100%" means the text "100%".
+        text = q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{text}%"
+        filters.append(
+            or_(
+                col(Post.title).ilike(pattern, escape="\\"),
+                col(Post.body).ilike(pattern, escape="\\"),
+            )
+        )
+    total = session.exec(select(func.count()).select_from(Post).where(*filters)).one()
+    rows = session.exec(
+        select_public_posts()
+        .where(*filters)
+        .order_by(col(Post.created_at).desc(), col(Post.id).desc())
+        .offset(page.offset)
+        .limit(page.limit)
+    ).all()  # type: ignore[call-overload]
+    return Page[PostPublic](
+        items=[to_public(post, count) for post, count in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PostPublic,
+    responses=error_responses(401, 422),
+)
+def create_post(payload: PostCreate, user: CurrentUser, session: SessionDep) -> PostPublic:
+    """Write a post; you are its author."""
+    now = utc_now()
+    post = Post.model_validate(
+        payload, update={"author_id": user.id, "created_at": now, "updated_at": now}
+    )
+    session.add(post)
+    session.commit()
+    assert post.id is not None
+    return read_public_post(session, post.id)
+
+
+@router.get("/{post_id}", response_model=PostPublic, responses=error_responses(404, 422))
+def read_post(post: Annotated[Post, Depends(post_or_404)], session: SessionDep) -> PostPublic:
+    """One post, with its author and how many comments it has."""
+    assert post.id is not None
+    return read_public_post(session, post.id)
+
+
+@router.patch(
+    "/{post_id}", response_model=PostPublic, responses=error_responses(401, 403, 404, 422)
+)
+def update_post(
+    payload: PostUpdate, post: Annotated[Post, Depends(owned_post)], session: SessionDep
+) -> PostPublic:
+    """Change the title or body of your post; `updated_at` moves if you sent a field."""
+    changes = payload.model_dump(exclude_unset=True)
+    if changes:
+        post.sqlmodel_update(changes)
+        post.updated_at = utc_now()
+        session.add(post)
+        session.commit()
+    assert post.id is not None
+    return read_public_post(session, post.id)
+
+
+@router.delete(
+    "/{post_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(401, 403, 404, 422),
+)
+def delete_post(post: Annotated[Post, Depends(owned_post)], session: SessionDep) -> Response:
+    """Delete your post; its comments go with it (ON DELETE CASCADE)."""
+    session.delete(post)
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,84 @@
+"""No N+1 queries: a page costs the same number of SQL statements whatever its size.
+
+Each test fills the database, then counts the statements one request runs (an SQLAlchemy
+`before_cursor_execute` listener) for a page of 1 and a page of 100.
+"""
+
+from types import SimpleNamespace
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from blog.comments.models import Comment
+from blog.posts import router as posts_router
+from blog.posts.models import Post
+from tests.conftest import Account, count_statements, create_comment, create_post, register
+
+
+@pytest.fixture
+def busy_blog(client: TestClient, session: Session, user: Account, other_user: Account) -> int:
+    """Six authors, 100 posts, 100 comments from all of them on one post; returns that post's id.
+
+    Rows are inserted straight into the database: this test is about reading them back.
+    """
+    authors = [user, other_user] + [register(client, f"writer_{index}") for index in range(4)]
+    posts = [
+        Post(title=f"post {index}", body="text", author_id=authors[index % 6].id)
+        for index in range(100)
+    ]
+    session.add_all(posts)
+    session.commit()
+    busy_post = posts[-1].id
+    assert busy_post is not None
+    session.add_all(
+        Comment(body=f"comment {index}", post_id=busy_post, author_id=authors[index % 6].id)
+        for index in range(100)
+    )
+    session.commit()
+    return busy_post
+
+
+def statements_for(client: TestClient, engine: Engine, path: str) -> int:
+    with count_statements(engine) as statements:
+        response = client.get(path)
+    assert response.status_code == 200, response.text
+    return len(statements)
+
+
+def test_listing_posts_costs_two_statements_for_any_page_size(
+    client: TestClient, engine: Engine, busy_blog: int
+) -> None:
+    one = statements_for(client, engine, "/posts?limit=1")
+    hundred = statements_for(client, engine, "/posts?limit=100")
+    assert one == hundred == 2  # count + page (authors joined, comment counts as a subquery)
+    filtered = statements_for(client, engine, "/posts?limit=100&q=post&author_id=1")
+    assert filtered == 2
+
+
+def test_listing_comments_costs_three_statements_for_any_page_size(
+    client: TestClient, engine: Engine, busy_blog: int
+) -> None:
+    one = statements_for(client, engine, f"/posts/{busy_blog}/comments?limit=1")
+    hundred = statements_for(client, engine, f"/posts/{busy_blog}/comments?limit=100")
+    assert one == hundred == 3  # the post (404 check) + count + page with authors joined
+
+
+def test_reading_a_post_costs_the_same_with_or_without_comments(
+    client: TestClient, engine: Engine, user: Account, busy_blog: int
+) -> None:
+    quiet_post = create_post(client, user)["id"]
+    assert statements_for(client, engine, f"/posts/{busy_blog}") == 2  # 404 check + post
+    assert statements_for(client, engine, f"/posts/{quiet_post}") == 2
+
+
+def test_posts_work_before_the_comments_module_exists(
+    client: TestClient, user: Account, other_user: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    post = create_post(client, user)
+    create_comment(client, other_user, post["id"])
+    # What posts/router.py sees when a student has not copied the comments module in yet.
+    no_comments_table = SimpleNamespace(metadata=SimpleNamespace(tables={}))
+    monkeypatch.setattr(posts_router, "SQLModel", no_comments_table)
+    assert client.get(f"/posts/{post['id']}").json()["comment_count"] == 0
