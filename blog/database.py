@@ -93,6 +93,16 @@ def make_engine(url: str) -> Engine:
 engine = make_engine(settings.database_url)
 
 
+def save_changes(session: Session, row: SQLModel, changes: dict[str, Any]) -> None:
+    """Apply a PATCH: copy the fields that were sent onto `row`, move its `updated_at`, commit.
+    Nothing sent, nothing written (not even `updated_at`)."""
+    if not changes:
+        return
+    row.sqlmodel_update({**changes, "updated_at": utc_now()})
+    session.add(row)
+    session.commit()
+
+
 def get_session() -> Iterator[Session]:
     """One session per request; nothing is written unless the route commits."""
     with Session(engine) as session:

@@ -8,7 +8,7 @@ builds on it in the domain routers. Pagination parameters and the `Page[T]` enve
 so every list endpoint is bounded the same way.
 """
 
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Generic, Self, TypeVar
 
 from fastapi import Depends, Path, Query
 from fastapi.security import OAuth2PasswordBearer
@@ -71,3 +71,7 @@ class Page(BaseModel, Generic[ItemT]):
     total: int
     limit: int
     offset: int
+
+    @classmethod
+    def of(cls, items: list[ItemT], total: int, params: PageParams) -> Self:
+        return cls(items=items, total=total, limit=params.limit, offset=params.offset)

@@ -233,15 +233,20 @@ def test_login_with_a_password_longer_than_bcrypt_reads_is_invalid_credentials(
     assert_error(login(client, user.email, password), 400, "invalid_credentials")
 
 
-def test_login_of_a_deactivated_account_is_refused(
-    client: TestClient, session: Session, user: Account
-) -> None:
+@pytest.fixture
+def deactivated_user(session: Session, user: Account) -> Account:
     stored = session.get(User, user.id)
     assert stored is not None
     stored.is_active = False
     session.add(stored)
     session.commit()
-    assert_error(login(client, user.email), 400, "invalid_credentials")
+    return user
+
+
+def test_login_of_a_deactivated_account_is_refused(
+    client: TestClient, deactivated_user: Account
+) -> None:
+    assert_error(login(client, deactivated_user.email), 400, "invalid_credentials")
 
 
 @pytest.mark.parametrize("missing", ["username", "password"])
@@ -360,11 +365,6 @@ def test_the_token_of_a_deleted_user_is_rejected(client: TestClient, user: Accou
 
 
 def test_the_token_of_a_deactivated_user_is_rejected(
-    client: TestClient, session: Session, user: Account
+    client: TestClient, deactivated_user: Account
 ) -> None:
-    stored = session.get(User, user.id)
-    assert stored is not None
-    stored.is_active = False
-    session.add(stored)
-    session.commit()
-    assert_error(get_me(client, user.token), 401, "invalid_token")
+    assert_error(get_me(client, deactivated_user.token), 401, "invalid_token")

@@ -14,7 +14,7 @@ from sqlalchemy.orm import joinedload
 from sqlmodel import Session, col, func, select
 
 from blog.comments.models import Comment, CommentCreate, CommentPublic, CommentUpdate
-from blog.database import utc_now
+from blog.database import save_changes, utc_now
 from blog.deps import CurrentUser, IdPath, Page, Pagination, SessionDep
 from blog.errors import Forbidden, NotFound, error_responses
 from blog.posts.models import Post
@@ -74,11 +74,8 @@ def list_comments(post: PostInPath, session: SessionDep, page: Pagination) -> Pa
         .offset(page.offset)
         .limit(page.limit)
     ).all()
-    return Page[CommentPublic](
-        items=[CommentPublic.model_validate(comment) for comment in comments],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
+    return Page[CommentPublic].of(
+        [CommentPublic.model_validate(comment) for comment in comments], total, page
     )
 
 
@@ -121,12 +118,7 @@ def update_comment(
     payload: CommentUpdate, comment: Annotated[Comment, Depends(own_comment)], session: SessionDep
 ) -> Comment:
     """Change your comment; `updated_at` moves if you sent the body."""
-    changes = payload.model_dump(exclude_unset=True)
-    if changes:
-        comment.sqlmodel_update(changes)
-        comment.updated_at = utc_now()
-        session.add(comment)
-        session.commit()
+    save_changes(session, comment, payload.model_dump(exclude_unset=True))
     assert comment.id is not None
     return read_public_comment(session, comment.id)
 

@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, Select, literal
 from sqlalchemy.orm import joinedload
 from sqlmodel import Session, SQLModel, col, func, or_, select
 
-from blog.database import utc_now
+from blog.database import save_changes, utc_now
 from blog.deps import MAX_ID, CurrentUser, IdPath, Page, Pagination, SessionDep
 from blog.errors import Forbidden, NotFound, error_responses
 from blog.posts.models import Post, PostCreate, PostPublic, PostUpdate
@@ -94,12 +94,7 @@ def list_posts(
         .offset(page.offset)
         .limit(page.limit)
     ).all()  # type: ignore[call-overload]
-    return Page[PostPublic](
-        items=[to_public(post, count) for post, count in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return Page[PostPublic].of([to_public(post, count) for post, count in rows], total, page)
 
 
 @router.post(
@@ -134,12 +129,7 @@ def update_post(
     payload: PostUpdate, post: Annotated[Post, Depends(owned_post)], session: SessionDep
 ) -> PostPublic:
     """Change the title or body of your post; `updated_at` moves if you sent a field."""
-    changes = payload.model_dump(exclude_unset=True)
-    if changes:
-        post.sqlmodel_update(changes)
-        post.updated_at = utc_now()
-        session.add(post)
-        session.commit()
+    save_changes(session, post, payload.model_dump(exclude_unset=True))
     assert post.id is not None
     return read_public_post(session, post.id)
 

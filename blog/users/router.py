@@ -140,12 +140,7 @@ def list_users(session: SessionDep, page: Pagination) -> Page[UserPublic]:
     users = session.exec(
         select(User).order_by(col(User.id)).offset(page.offset).limit(page.limit)
     ).all()
-    return Page[UserPublic](
-        items=[UserPublic.model_validate(user) for user in users],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return Page[UserPublic].of([UserPublic.model_validate(user) for user in users], total, page)
 
 
 @users_router.get("/{user_id}", response_model=UserPublic, responses=error_responses(404, 422))
