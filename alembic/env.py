@@ -11,7 +11,8 @@ from typing import Literal
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import SQLModel
 
 # Each models module registers its tables on SQLModel.metadata; add yours here.
@@ -19,14 +20,18 @@ import blog.comments.models
 import blog.posts.models
 import blog.users.models  # noqa: F401
 from blog.config import settings
-from blog.database import UTCDateTime, make_engine
+from blog.database import UTCDateTime, make_engine, unreachable_database_message
+from blog.logs import configure_logging
 
 config = context.config
 
-# Set up logging from alembic.ini, but leave the app's own loggers working when `python -m blog`
-# runs migrations before serving.
-if config.config_file_name is not None and config.attributes.get("configure_logger", True):
-    fileConfig(config.config_file_name, disable_existing_loggers=False)
+# Log like the app: JSON lines in production (the Procfile runs migrations there), alembic.ini's
+# text format otherwise, leaving the app's own loggers working when `python -m blog` migrates.
+if config.attributes.get("configure_logger", True):
+    if settings.environment == "production":
+        configure_logging(json_lines=True, level=settings.log_level)
+    elif config.config_file_name is not None:
+        fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 target_metadata = SQLModel.metadata
 
@@ -66,15 +71,21 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    # Tests (and pytest-alembic) may hand over a connection of their own.
-    connection = config.attributes.get("connection")
-    if connection is not None:
-        run_migrations(connection)
+    # Tests (pytest-alembic among them) may hand over an engine or a connection of their own.
+    given = config.attributes.get("connection")
+    if isinstance(given, Connection):
+        run_migrations(given)
         return
-    engine = make_engine(settings.database_url)
-    with engine.connect() as connection:
+    engine = given if isinstance(given, Engine) else make_engine(settings.database_url)
+    try:
+        connection = engine.connect()
+    except OperationalError as error:
+        # One line that says which setting is wrong, instead of a traceback (password masked).
+        raise SystemExit(unreachable_database_message(settings.database_url, error)) from None
+    with connection:
         run_migrations(connection)
-    engine.dispose()
+    if given is None:
+        engine.dispose()
 
 
 if context.is_offline_mode():

@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +24,14 @@ Environment = Literal["development", "test", "production"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
+def normalise_database_url(url: str) -> str:
+    """Railway and Heroku hand out `postgres://` URLs; SQLAlchemy wants a driver name."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
+
+
 class Settings(BaseSettings):
     """Every setting, with its default. Names match the environment variables (case-insensitive)."""
 
@@ -29,6 +39,17 @@ class Settings(BaseSettings):
 
     environment: Environment = "development"
     database_url: str = "sqlite:///./blog.db"
+    # Connection pool (PostgreSQL): connections kept open, extra ones allowed under load, and how
+    # long a request waits for a free one before it is answered 503.
+    database_pool_size: int = Field(default=5, ge=1, le=100)
+    database_max_overflow: int = Field(default=10, ge=0, le=100)
+    database_pool_timeout: float = Field(default=10, gt=0, le=120)
+    # How long opening a connection may take before the database counts as unreachable
+    # (whole seconds; PostgreSQL's client library waits at least 2).
+    database_connect_timeout: int = Field(default=5, ge=2, le=60)
+    # /health answers 503 after this many seconds without a database answer, however long
+    # connecting would take.
+    health_check_timeout: float = Field(default=1.5, gt=0, le=30)
     # None means "not set": development and tests then get a random per-process secret,
     # production refuses to start (see `require_real_secret_in_production`).
     jwt_secret: SecretStr | None = None
@@ -41,11 +62,14 @@ class Settings(BaseSettings):
 
     @field_validator("database_url")
     @classmethod
-    def use_the_psycopg_driver(cls, url: str) -> str:
-        """Railway and Heroku hand out `postgres://` URLs; SQLAlchemy wants a driver name."""
-        for prefix in ("postgres://", "postgresql://"):
-            if url.startswith(prefix):
-                return "postgresql+psycopg://" + url.removeprefix(prefix)
+    def check_database_url(cls, url: str) -> str:
+        url = normalise_database_url(url)
+        try:
+            make_url(url)
+        except ArgumentError:
+            raise ValueError(
+                "is not a database URL (like postgresql://user:pass@host/db)"
+            ) from None
         return url
 
     @field_validator("cors_origins", mode="before")

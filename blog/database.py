@@ -10,9 +10,10 @@ database).
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from sqlalchemy import DateTime, Engine, create_engine, event
+from fastapi import Depends
+from sqlalchemy import URL, DateTime, Engine, create_engine, event, make_url
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
@@ -65,9 +66,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None or value.tzinfo is not None:
-            return value
-        return value.replace(tzinfo=UTC)
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)  # PostgreSQL answers in the session's time zone
 
 
 def enable_sqlite_foreign_keys(engine: Engine) -> None:
@@ -83,14 +86,48 @@ def enable_sqlite_foreign_keys(engine: Engine) -> None:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for `url`, with the SQLite settings a threaded web server needs."""
-    connect_args = {"check_same_thread": False} if url.startswith("sqlite") else {}
-    engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True)
-    enable_sqlite_foreign_keys(engine)
-    return engine
+    """An engine for `url`: pool and timeouts from settings for PostgreSQL, the settings a
+    threaded web server needs for SQLite."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False}, hide_parameters=True)
+        enable_sqlite_foreign_keys(engine)
+        return engine
+    return create_engine(
+        url,
+        # Test each pooled connection before use: after a database restart the app recovers
+        # on its own instead of failing once per stale connection.
+        pool_pre_ping=True,
+        # Errors and logs show the SQL but never its values (emails, password hashes).
+        hide_parameters=True,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        pool_timeout=settings.database_pool_timeout,
+        connect_args={"connect_timeout": settings.database_connect_timeout},
+    )
+
+
+def describe_database(url: str) -> str:
+    """Which database, without credentials: `postgresql://db.internal:5432/railway`."""
+    parsed = make_url(url)
+    where = URL.create(
+        parsed.get_backend_name(), host=parsed.host, port=parsed.port, database=parsed.database
+    )
+    return where.render_as_string()
+
+
+def unreachable_database_message(url: str, error: Exception) -> str:
+    """One line for a database that cannot be reached at start-up, with the password masked."""
+    masked = make_url(url).render_as_string(hide_password=True)
+    reason = str(getattr(error, "orig", error)).strip().splitlines()[0]
+    return f"DATABASE_URL: cannot connect to {masked}: {reason}"
 
 
 engine = make_engine(settings.database_url)
+
+
+def get_engine() -> Engine:
+    """The app's engine, as a dependency so tests can swap the database."""
+    return engine
 
 
 def save_changes(session: Session, row: SQLModel, changes: dict[str, Any]) -> None:
@@ -103,7 +140,7 @@ def save_changes(session: Session, row: SQLModel, changes: dict[str, Any]) -> No
     session.commit()
 
 
-def get_session() -> Iterator[Session]:
+def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
     """One session per request; nothing is written unless the route commits."""
     with Session(engine) as session:
         yield session

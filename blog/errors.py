@@ -14,7 +14,8 @@ from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger(__name__)
@@ -139,22 +140,29 @@ async def handle_validation_error(request: Request, error: Exception) -> JSONRes
 
 
 async def handle_database_unavailable(request: Request, error: Exception) -> JSONResponse:
-    logger.error("database unavailable during %s %s: %s", request.method, request.url.path, error)
-    return error_json(
-        503, "The database is unavailable. Try again shortly.", "database_unavailable"
-    )
+    # The first line says why (refused, timed out, no free connection in the pool). The engine
+    # hides SQL parameters (`hide_parameters`), so no user data reaches the log.
+    reason = str(error).splitlines()[0]
+    logger.error("database unavailable during %s %s: %s", request.method, request.url.path, reason)
+    message = "The database is unavailable. Try again shortly."
+    return error_json(503, message, "database_unavailable")
 
 
 async def handle_unexpected_error(request: Request, error: Exception) -> JSONResponse:
     logger.exception("unhandled error during %s %s", request.method, request.url.path)
-    return error_json(500, "Internal server error.", "internal_error")
+    # This answer is sent from outside the request-log middleware, so it adds the id itself.
+    request_id = getattr(request.state, "request_id", None)
+    headers = {"X-Request-ID": request_id} if request_id else None
+    return error_json(500, "Internal server error.", "internal_error", headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, handle_domain_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_exception)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
-    app.add_exception_handler(OperationalError, handle_database_unavailable)
+    # Refused or dropped connections, and a pool with no free connection in time.
+    for unavailable in (OperationalError, InterfaceError, PoolTimeoutError):
+        app.add_exception_handler(unavailable, handle_database_unavailable)
     # `Exception` goes to Starlette's outermost middleware, which answers with this handler and
     # then re-raises so the server can log it as well.
     app.add_exception_handler(Exception, handle_unexpected_error)

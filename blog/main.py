@@ -1,26 +1,26 @@
 """The application: where routers, error handlers, middleware and the docs are put together.
 
 Lesson: `main.py` wires things up and holds no business rules. Each domain brings its own router;
-`errors.py` brings the error handlers; the interactive docs (`/docs`, `/redoc`) are served with
-their JavaScript and CSS from this app rather than a CDN, so they work offline. `GET /health` is
-here because it belongs to no domain: it proves the app is up *and* can reach its database.
+`errors.py` brings the error handlers; `logs.py` the request log; the interactive docs (`/docs`,
+`/redoc`) are served with their JavaScript and CSS from this app rather than a CDN, so they work
+offline. On start-up it logs one line saying which environment and database it runs against.
 """
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
-from pydantic import BaseModel
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
 from blog.comments.router import comments_router, post_comments_router
 from blog.config import settings
-from blog.deps import SessionDep
+from blog.database import describe_database
 from blog.errors import install_error_handlers
+from blog.health import router as health_router
+from blog.logs import RequestLogMiddleware, configure_logging
 from blog.posts.router import router as posts_router
 from blog.users.router import auth_router, users_router
 
@@ -39,22 +39,23 @@ def operation_id(route: APIRoute) -> str:
     return f"{route.tags[0]}-{route.name}" if route.tags else route.name
 
 
-class Health(BaseModel):
-    ok: bool
-    database: str
-
-
-def configure_logging() -> None:
-    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
-    logger.setLevel(settings.log_level)
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    logger.info(
+        "blog starting: environment=%s database=%s",
+        settings.environment,
+        describe_database(settings.database_url),
+    )
+    yield
 
 
 def create_app() -> FastAPI:
-    configure_logging()
+    configure_logging(json_lines=settings.environment == "production", level=settings.log_level)
     app = FastAPIOffline(
         title="blog",
         version="1.0.0",
         description=DESCRIPTION,
+        lifespan=lifespan,
         generate_unique_id_function=operation_id,
         swagger_ui_parameters={"persistAuthorization": True},
     )
@@ -66,27 +67,13 @@ def create_app() -> FastAPI:
             allow_methods=["*"],
             allow_headers=["*"],
         )
+    app.add_middleware(RequestLogMiddleware)  # added last: the outermost, so it times everything
     app.include_router(auth_router)
     app.include_router(users_router)
     app.include_router(posts_router)
     app.include_router(post_comments_router)
     app.include_router(comments_router)
-
-    @app.get(
-        "/health",
-        tags=["health"],
-        response_model=Health,
-        responses={503: {"model": Health, "description": "The database is unreachable"}},
-    )
-    def health(session: SessionDep) -> Health | JSONResponse:
-        """Up, and able to run a query? Railway's health check calls this."""
-        try:
-            session.exec(text("SELECT 1"))  # type: ignore[call-overload]
-        except SQLAlchemyError:
-            logger.warning("health check: database unreachable")
-            return JSONResponse({"ok": False, "database": "unreachable"}, status_code=503)
-        return Health(ok=True, database="ok")
-
+    app.include_router(health_router)
     return app
 
 

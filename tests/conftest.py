@@ -1,9 +1,14 @@
-"""Test fixtures: an in-memory SQLite database per test, a client wired to it, and signed-in users.
+"""Test fixtures: a database per test, a client wired to it, and signed-in users.
 
 Lesson: tests never touch `blog.db`. The app's `get_session` dependency is overridden so every
-request gets a session on a fresh in-memory database (`sqlite://` with `StaticPool`, so all
-sessions share its one connection), built with `create_all`; foreign keys are on, as in the app.
-The environment is set before `blog` is imported, because settings are read once at import.
+request gets a session on the test's database. By default that is a fresh in-memory SQLite
+database (`sqlite://` with `StaticPool`, so all sessions share its one connection), built with
+`create_all`, foreign keys on as in the app. With `TEST_DATABASE_URL` set to a PostgreSQL database,
+the same tests run there instead: the schema is built once, and each test runs inside a
+transaction that is rolled back at its end (the app's commits become savepoints), so tests stay
+independent and need no order. Tests that only make sense on PostgreSQL (concurrency, outages,
+the Procfile) live in `tests/postgres/` and are collected only then. The environment is set
+before `blog` is imported, because settings are read once at import.
 """
 
 import os
@@ -25,12 +30,17 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, event
+from sqlalchemy import Connection, Engine, event, make_url, text
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel, create_engine
 
-from blog.database import enable_sqlite_foreign_keys, get_session
+from blog.config import normalise_database_url
+from blog.database import enable_sqlite_foreign_keys, get_engine, get_session
 from blog.main import app
+
+TEST_DATABASE_URL = normalise_database_url(os.environ.get("TEST_DATABASE_URL", "")) or None
+if TEST_DATABASE_URL is None:
+    collect_ignore = ["postgres"]  # these tests need a PostgreSQL server
 
 PASSWORD = "correct horse battery"
 
@@ -50,8 +60,23 @@ class Account:
         return {"Authorization": f"Bearer {self.token}"}
 
 
+@pytest.fixture(scope="session")
+def postgres_engine() -> Iterator[Engine]:
+    """One engine and one schema for the whole run on PostgreSQL (TEST_DATABASE_URL)."""
+    assert TEST_DATABASE_URL is not None
+    engine = create_engine(TEST_DATABASE_URL)
+    SQLModel.metadata.drop_all(engine)
+    SQLModel.metadata.create_all(engine)
+    yield engine
+    SQLModel.metadata.drop_all(engine)
+    engine.dispose()
+
+
 @pytest.fixture
-def engine() -> Iterator[Engine]:
+def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    if TEST_DATABASE_URL is not None:
+        yield request.getfixturevalue("postgres_engine")
+        return
     engine = create_engine(
         "sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool
     )
@@ -62,18 +87,37 @@ def engine() -> Iterator[Engine]:
 
 
 @pytest.fixture
-def session(engine: Engine) -> Iterator[Session]:
+def bind(engine: Engine) -> Iterator[Engine | Connection]:
+    """What the test's sessions run on: the fresh SQLite engine, or on PostgreSQL one connection
+    inside a transaction that is rolled back when the test ends."""
+    if engine.dialect.name == "sqlite":
+        yield engine
+        return
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        yield connection
+        transaction.rollback()
+
+
+def open_test_session(bind: Engine | Connection) -> Session:
+    # On a connection in a transaction, commit() releases a savepoint instead of committing.
+    return Session(bind, join_transaction_mode="create_savepoint")
+
+
+@pytest.fixture
+def session(bind: Engine | Connection) -> Iterator[Session]:
     """A session for a test to look at what was stored."""
-    with Session(engine) as session:
+    with open_test_session(bind) as session:
         yield session
 
 
 @pytest.fixture
-def client(engine: Engine) -> Iterator[TestClient]:
+def client(engine: Engine, bind: Engine | Connection) -> Iterator[TestClient]:
     def get_test_session() -> Iterator[Session]:
-        with Session(engine) as session:
+        with open_test_session(bind) as session:
             yield session
 
+    app.dependency_overrides[get_engine] = lambda: engine
     app.dependency_overrides[get_session] = get_test_session
     with TestClient(app) as client:
         yield client
@@ -140,10 +184,27 @@ def count_statements(engine: Engine) -> Iterator[list[str]]:
     statements: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
+        # Savepoints are how tests isolate themselves on PostgreSQL, not work the app asked for.
+        if not statement.startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")):
+            statements.append(statement)
 
     event.listen(engine, "before_cursor_execute", record)
     try:
         yield statements
     finally:
         event.remove(engine, "before_cursor_execute", record)
+
+
+@contextmanager
+def fresh_postgres_database(server_url: str) -> Iterator[str]:
+    """A new, empty database on the PostgreSQL server of `server_url`, dropped afterwards."""
+    name = f"blog_test_{secrets.token_hex(6)}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
 
 from blog.config import Settings, load_settings
+from blog.database import make_engine, unreachable_database_message
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STRONG_SECRET = "s" * 32
@@ -112,3 +114,47 @@ def test_python_m_blog_refuses_to_start_in_production_with_a_short_secret(tmp_pa
         'python -c "import secrets; print(secrets.token_urlsafe(32))")'
     ]
     assert not (tmp_path / "blog.db").exists()  # refused before touching the database
+
+
+def test_an_unparsable_database_url_is_refused_without_echoing_it() -> None:
+    with pytest.raises(ValidationError, match="is not a database URL") as error:
+        make_settings(database_url="nonsense with password=hunter2")
+    assert "hunter2" not in str(error.value.errors()[0]["msg"])
+
+
+def test_cors_origins_may_be_a_list() -> None:
+    assert make_settings(cors_origins=["https://a.example"]).cors_origins == ["https://a.example"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("database_pool_size", 0),
+        ("database_max_overflow", -1),
+        ("database_pool_timeout", 0),
+        ("database_connect_timeout", 1),  # PostgreSQL's client waits at least 2 s anyway
+        ("health_check_timeout", 0),
+    ],
+)
+def test_pool_and_timeout_settings_are_bounded(setting: str, value: float) -> None:
+    with pytest.raises(ValidationError):
+        make_settings(**{setting: value})
+
+
+def test_postgres_engines_take_pool_settings_from_settings() -> None:
+    engine = make_engine("postgresql+psycopg://user:pw@127.0.0.1:1/blog")
+    assert engine.pool.size() == 5  # type: ignore[attr-defined]
+    assert engine.pool._max_overflow == 10  # type: ignore[attr-defined]
+    assert engine.pool._timeout == 10  # type: ignore[attr-defined]
+    assert engine.pool._pre_ping  # type: ignore[attr-defined]
+    engine.dispose()
+
+
+def test_an_unreachable_database_is_described_in_one_masked_line() -> None:
+    url = "postgresql+psycopg://blog:s3cret@db.internal:5432/railway"
+    error = OperationalError("SELECT 1", {}, Exception("connection refused\nDETAIL: more"))
+    message = unreachable_database_message(url, error)
+    assert message == (
+        "DATABASE_URL: cannot connect to postgresql+psycopg://blog:***@db.internal:5432/railway: "
+        "connection refused"
+    )

@@ -5,13 +5,14 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 from sqlmodel import Session, create_engine, func, select
 
-from blog.database import get_session
+from blog.database import get_engine, get_session
 from blog.main import app
 from blog.users import router as users_router
 from blog.users.models import User
-from tests.conftest import PASSWORD, assert_error
+from tests.conftest import PASSWORD, TEST_DATABASE_URL, assert_error
 
 
 def test_an_unknown_path_is_a_404_in_the_error_shape(client: TestClient) -> None:
@@ -79,6 +80,7 @@ def unreachable_database_client(client: TestClient) -> Iterator[TestClient]:
         with Session(engine) as session:
             yield session
 
+    app.dependency_overrides[get_engine] = lambda: engine
     app.dependency_overrides[get_session] = unreachable_session
     yield client
     engine.dispose()
@@ -127,3 +129,9 @@ def test_a_registration_that_loses_a_uniqueness_race_is_a_409(
     payload["username"] = "someone_else"
     assert_error(client.post("/auth/register", json=payload), 409, "email_taken")
     assert session.exec(select(func.count()).select_from(User)).one() == 1
+
+
+def test_the_suite_runs_on_the_database_it_was_asked_to(engine: Engine) -> None:
+    # CI runs the suite twice; this makes sure the second run really is on PostgreSQL.
+    expected = "postgresql" if TEST_DATABASE_URL else "sqlite"
+    assert engine.dialect.name == expected

@@ -1,13 +1,8 @@
 """`python -m blog`: migrate, then serve; checked in-process and as a real server on a real port."""
 
-import json
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -16,8 +11,7 @@ from sqlalchemy import create_engine, inspect
 import blog.__main__ as blog_main
 from blog.config import settings
 from tests.conftest import PASSWORD
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from tests.servers import REPO_ROOT, free_port, request, running, wait_until_healthy
 
 
 def test_main_applies_migrations_then_serves(
@@ -32,7 +26,7 @@ def test_main_applies_migrations_then_serves(
 
     assert served == {"host": "0.0.0.0", "port": 9001, "reload": True}
     engine = create_engine(f"sqlite:///{database}")
-    assert "users" in inspect(engine).get_table_names()
+    assert {"users", "posts", "comments"} <= set(inspect(engine).get_table_names())
     engine.dispose()
     assert "docs at http://0.0.0.0:9001/docs" in capsys.readouterr().out
 
@@ -42,65 +36,60 @@ def test_default_options_serve_on_localhost_8000() -> None:
     assert (options.host, options.port, options.reload) == ("127.0.0.1", 8000, False)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def request(
-    url: str, data: bytes | None = None, headers: dict[str, str] | None = None
-) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(
-            urllib.request.Request(url, data, headers or {}), timeout=5
-        ) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-
-
-def wait_until_up(base_url: str, server: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert server.poll() is None, server.communicate()[1]
-        try:
-            if request(f"{base_url}/health")[0] == 200:
-                return
-        except OSError:
-            time.sleep(0.1)
-    pytest.fail("the server did not answer /health within 30 s")
+def environment_for_a_fresh_checkout(**overrides: str) -> dict[str, str]:
+    """The environment of someone who cloned the repo: no blog settings but what is given."""
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "JWT_SECRET", "ENVIRONMENT", "BCRYPT_ROUNDS"}
+    }
+    return {**environment, "PYTHONPATH": str(REPO_ROOT), **overrides}
 
 
 def test_python_m_blog_serves_a_fresh_sqlite_database(tmp_path: Path) -> None:
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    environment = {
-        **os.environ,
-        "ENVIRONMENT": "development",
-        "DATABASE_URL": "",  # unset below: the default sqlite:///./blog.db in the working dir
-        "PYTHONPATH": str(REPO_ROOT),
-    }
-    del environment["DATABASE_URL"]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "blog", "--port", str(port)],
-        cwd=tmp_path,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        wait_until_up(base_url, server)
-        assert (tmp_path / "blog.db").exists()
-        body = json.dumps({"email": "ada@example.com", "username": "ada", "password": PASSWORD})
-        status, _ = request(
-            f"{base_url}/auth/register", body.encode(), {"Content-Type": "application/json"}
-        )
-        assert status == 201
+    command = [sys.executable, "-m", "blog", "--port", str(port)]
+    with running(command, environment_for_a_fresh_checkout(), cwd=tmp_path) as server:
+        wait_until_healthy(base_url, server)
+        assert (tmp_path / "blog.db").exists()  # the default DATABASE_URL, in the working dir
+        body = {"email": "ada@example.com", "username": "ada", "password": PASSWORD}
+        assert request(f"{base_url}/auth/register", "POST", body)[0] == 201
         status, page = request(f"{base_url}/docs")
         assert status == 200 and b"/static-offline-docs/swagger-ui-bundle.js" in page
-    finally:
-        server.terminate()
-        output, _ = server.communicate(timeout=10)
-    assert f"docs at http://127.0.0.1:{port}/docs" in output
+    assert f"docs at http://127.0.0.1:{port}/docs" in server.output  # type: ignore[attr-defined]
+
+
+def test_an_unreachable_database_stops_start_up_with_one_line(tmp_path: Path) -> None:
+    url = "postgresql://blog:s3cret-password@127.0.0.1:1/blog"  # nothing listens on port 1
+    result = subprocess.run(
+        [sys.executable, "-m", "blog"],
+        cwd=tmp_path,
+        env=environment_for_a_fresh_checkout(DATABASE_URL=url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    [line] = [line for line in result.stderr.splitlines() if "DATABASE_URL" in line]
+    assert line.startswith(
+        "DATABASE_URL: cannot connect to postgresql+psycopg://blog:***@127.0.0.1:1/blog: "
+    )
+    assert "s3cret-password" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unparsable_database_url_stops_start_up_with_one_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "blog"],
+        cwd=tmp_path,
+        env=environment_for_a_fresh_checkout(DATABASE_URL="not a url, password=hunter2"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "Invalid configuration: DATABASE_URL: is not a database URL "
+        "(like postgresql://user:pass@host/db)"
+    ]

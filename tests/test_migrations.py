@@ -1,81 +1,88 @@
-"""Alembic owns the schema: migrations build exactly what the models describe, and undo it."""
+"""Alembic owns the schema: migrations build exactly what the models describe, and undo it.
+
+pytest-alembic's standard checks (one head; upgrade through every revision; the models match the
+migrated schema; every revision can be downgraded and upgraded again) run on an empty SQLite file,
+or on a fresh PostgreSQL database when TEST_DATABASE_URL is set. The tests below them check what
+this schema promises: named constraints, cascading foreign keys and the indexes the lists use.
+"""
 
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alembic import command
 from alembic.config import Config
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, create_engine, inspect
+from pytest_alembic import MigrationContext
+from pytest_alembic.tests import (  # noqa: F401  (collected as tests of this module)
+    test_model_definitions_match_ddl,
+    test_single_head_revision,
+    test_up_down_consistency,
+    test_upgrade,
+)
+from sqlalchemy import Engine, create_engine, inspect
 
 from blog.__main__ import ALEMBIC_INI
+from blog.database import enable_sqlite_foreign_keys
+from tests.conftest import TEST_DATABASE_URL, fresh_postgres_database
 
 
 @pytest.fixture
-def connection(tmp_path: Path) -> Iterator[Connection]:
-    engine = create_engine(f"sqlite:///{tmp_path / 'migrated.db'}")
-    with engine.connect() as connection:
-        yield connection
-    engine.dispose()
-
-
-@pytest.fixture
-def alembic_config(connection: Connection) -> Config:
+def alembic_config() -> Config:
     config = Config(str(ALEMBIC_INI))
-    config.attributes["connection"] = connection  # read by alembic/env.py
     config.attributes["configure_logger"] = False  # leave pytest's log capture alone
     return config
 
 
-def table_names(connection: Connection) -> set[str]:
-    return set(inspect(connection).get_table_names())
+@pytest.fixture
+def alembic_engine(tmp_path: Path) -> Iterator[Engine]:
+    """An empty database for the migrations: a SQLite file, or a new PostgreSQL database."""
+    if TEST_DATABASE_URL is not None:
+        with fresh_postgres_database(TEST_DATABASE_URL) as url:
+            engine = create_engine(url)
+            yield engine
+            engine.dispose()
+        return
+    engine = create_engine(f"sqlite:///{tmp_path / 'migrated.db'}")
+    enable_sqlite_foreign_keys(engine)
+    yield engine
+    engine.dispose()
 
 
-def test_there_is_a_single_head() -> None:
-    assert len(ScriptDirectory.from_config(Config(str(ALEMBIC_INI))).get_heads()) == 1
+def table_names(engine: Engine) -> set[str]:
+    return set(inspect(engine).get_table_names())
 
 
-def test_upgrade_builds_the_schema_the_models_describe(
-    alembic_config: Config, connection: Connection
+def test_upgrade_creates_every_table(
+    alembic_runner: MigrationContext, alembic_engine: Engine
 ) -> None:
-    command.upgrade(alembic_config, "head")
-    connection.commit()
-    assert table_names(connection) == {"users", "posts", "comments", "alembic_version"}
-    command.check(alembic_config)  # raises if the models and the migrated schema differ
+    alembic_runner.migrate_up_to("heads")
+    assert table_names(alembic_engine) == {"users", "posts", "comments", "alembic_version"}
 
 
 def test_downgrade_to_base_removes_everything(
-    alembic_config: Config, connection: Connection
+    alembic_runner: MigrationContext, alembic_engine: Engine
 ) -> None:
-    command.upgrade(alembic_config, "head")
-    command.downgrade(alembic_config, "base")
-    connection.commit()
-    assert table_names(connection) == {"alembic_version"}
-    command.upgrade(alembic_config, "head")  # and it can be built again
-    connection.commit()
-    assert "users" in table_names(connection)
+    alembic_runner.migrate_up_to("heads")
+    alembic_runner.migrate_down_to("base")
+    assert table_names(alembic_engine) == {"alembic_version"}
 
 
 def test_downgrade_to_the_first_migration_keeps_users_only(
-    alembic_config: Config, connection: Connection
+    alembic_runner: MigrationContext, alembic_engine: Engine
 ) -> None:
-    script = ScriptDirectory.from_config(alembic_config)
-    first = script.get_base()
-    assert first is not None
-    command.upgrade(alembic_config, "head")
-    command.downgrade(alembic_config, first)
-    connection.commit()
-    assert table_names(connection) == {"users", "alembic_version"}
+    first = alembic_runner.history.revisions[1]  # [0] is "base"
+    alembic_runner.migrate_up_to("heads")
+    alembic_runner.migrate_down_to(first)
+    assert table_names(alembic_engine) == {"users", "alembic_version"}
 
 
-def test_foreign_keys_cascade_and_are_named(alembic_config: Config, connection: Connection) -> None:
-    command.upgrade(alembic_config, "head")
-    connection.commit()
+def test_foreign_keys_cascade_and_are_named(
+    alembic_runner: MigrationContext, alembic_engine: Engine
+) -> None:
+    alembic_runner.migrate_up_to("heads")
     foreign_keys = {
         (table, key["name"], key["referred_table"], key["options"].get("ondelete"))
         for table in ("posts", "comments")
-        for key in inspect(connection).get_foreign_keys(table)
+        for key in inspect(alembic_engine).get_foreign_keys(table)
     }
     assert foreign_keys == {
         ("posts", "fk_posts_author_id_users", "users", "CASCADE"),
@@ -84,14 +91,14 @@ def test_foreign_keys_cascade_and_are_named(alembic_config: Config, connection: 
     }
 
 
-def test_the_list_queries_have_indexes(alembic_config: Config, connection: Connection) -> None:
-    command.upgrade(alembic_config, "head")
-    connection.commit()
+def test_the_list_queries_have_indexes(
+    alembic_runner: MigrationContext, alembic_engine: Engine
+) -> None:
+    alembic_runner.migrate_up_to("heads")
 
     def indexes(table: str) -> dict[str, list[str]]:
-        return {
-            index["name"]: index["column_names"] for index in inspect(connection).get_indexes(table)
-        }
+        found = inspect(alembic_engine).get_indexes(table)
+        return {index["name"]: index["column_names"] for index in found}  # type: ignore[misc]
 
     assert indexes("posts") == {
         "ix_posts_created_at_id": ["created_at", "id"],
@@ -104,10 +111,10 @@ def test_the_list_queries_have_indexes(alembic_config: Config, connection: Conne
 
 
 def test_constraints_have_the_conventional_names(
-    alembic_config: Config, connection: Connection
+    alembic_runner: MigrationContext, alembic_engine: Engine
 ) -> None:
-    command.upgrade(alembic_config, "head")
-    connection.commit()
-    unique_names = {item["name"] for item in inspect(connection).get_unique_constraints("users")}
-    assert unique_names == {"uq_users_email", "uq_users_username_key"}
-    assert inspect(connection).get_pk_constraint("users")["name"] == "pk_users"
+    alembic_runner.migrate_up_to("heads")
+    unique = {item["name"] for item in inspect(alembic_engine).get_unique_constraints("users")}
+    assert unique == {"uq_users_email", "uq_users_username_key"}
+    for table in ("users", "posts", "comments"):
+        assert inspect(alembic_engine).get_pk_constraint(table)["name"] == f"pk_{table}"

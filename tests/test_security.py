@@ -67,3 +67,13 @@ def test_none_timestamps_pass_through() -> None:
     assert column_type.process_bind_param(None, dialect=None) is None  # type: ignore[arg-type]
     assert column_type.process_result_value(None, dialect=None) is None  # type: ignore[arg-type]
     assert utc_now().tzinfo is not None
+
+
+def test_timestamps_from_another_time_zone_are_returned_in_utc() -> None:
+    plus_two = timezone(timedelta(hours=2))
+    returned = UTCDateTime().process_result_value(
+        datetime(2026, 1, 1, 12, 0, tzinfo=plus_two),
+        dialect=None,  # type: ignore[arg-type]
+    )
+    assert returned == datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
+    assert returned is not None and returned.tzinfo is UTC

@@ -1,0 +1,57 @@
+"""Fixtures for tests that need a real PostgreSQL server (collected only with TEST_DATABASE_URL).
+
+Unlike the rest of the suite, these tests cannot hide inside a rolled-back transaction: a separate
+server process, or a database that disappears, must see committed data. So each test gets a brand
+new database, migrated with Alembic like production, and dropped afterwards.
+"""
+
+import os
+import secrets
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine
+
+from blog.__main__ import ALEMBIC_INI
+from tests.conftest import TEST_DATABASE_URL, fresh_postgres_database
+
+
+def migrate(url: str) -> None:
+    engine = create_engine(url)
+    config = Config(str(ALEMBIC_INI))
+    config.attributes["connection"] = engine
+    config.attributes["configure_logger"] = False
+    command.upgrade(config, "head")
+    engine.dispose()
+
+
+@pytest.fixture
+def empty_database_url() -> Iterator[str]:
+    assert TEST_DATABASE_URL is not None
+    with fresh_postgres_database(TEST_DATABASE_URL) as url:
+        yield url
+
+
+@pytest.fixture
+def database_url(empty_database_url: str) -> str:
+    """A new PostgreSQL database with every migration applied."""
+    migrate(empty_database_url)
+    return empty_database_url
+
+
+def server_environment(database_url: str, **overrides: str) -> dict[str, str]:
+    """The environment for a server process: this database, the venv's tools on PATH."""
+    venv_bin = str(Path(sys.executable).parent)
+    return {
+        **os.environ,
+        "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
+        "DATABASE_URL": database_url,
+        "ENVIRONMENT": "test",
+        "JWT_SECRET": secrets.token_urlsafe(32),
+        "BCRYPT_ROUNDS": "4",
+        **overrides,
+    }
