@@ -3,6 +3,7 @@
 Lesson: the one command a newcomer runs. Migrations are applied first (Alembic owns the schema; the
 app never calls `create_all`), so a fresh clone gets a SQLite `blog.db` with every table, and an
 existing database gets whatever migrations it is missing. Then uvicorn serves the app.
+`python -m blog seed` applies the migrations too, then adds demo users, posts and comments.
 """
 
 import argparse
@@ -12,6 +13,7 @@ import uvicorn
 from alembic import command
 from alembic.config import Config
 
+from blog import seed
 from blog.config import settings
 
 ALEMBIC_INI = Path(__file__).resolve().parent.parent / "alembic.ini"
@@ -22,7 +24,12 @@ def apply_migrations() -> None:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m blog", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m blog", description="Apply migrations, then serve (or seed) the blog API."
+    )
+    parser.add_argument(
+        "command", nargs="?", choices=["serve", "seed"], default="serve", help="default: serve"
+    )
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on")
     parser.add_argument("--reload", action="store_true", help="restart when the code changes")
@@ -32,7 +39,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     options = parse_args(argv)
     apply_migrations()
+    if options.command == "seed":
+        seed.run()
+        return
     print(f"blog: {settings.environment}; docs at http://{options.host}:{options.port}/docs")
+    print("blog: no data yet? `python -m blog seed` adds demo users, posts and comments")
     uvicorn.run("blog.main:app", host=options.host, port=options.port, reload=options.reload)
 
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends
+from pydantic import BeforeValidator, StringConstraints, WithJsonSchema
 from sqlalchemy import URL, DateTime, Engine, create_engine, event, make_url
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -34,6 +35,37 @@ SQLModel.metadata.naming_convention = NAMING_CONVENTION
 
 
 ValueT = TypeVar("ValueT")
+
+# PostgreSQL text cannot hold the NUL character; SQLite can. Refusing it in every text input keeps
+# both databases (and the tests run on each) behaving the same.
+NO_NUL_CHARACTER = r"^[^\x00]*$"
+
+
+def strip_if_text(value: object) -> object:
+    return value.strip() if isinstance(value, str) else value
+
+
+def trimmed_text(*, min_length: int, max_length: int) -> Any:
+    """A text field that is trimmed before it is checked: `"  Hi  "` is stored as `"Hi"`, a blank
+    one is too short, and the limits count the characters left after trimming.
+
+    Use it as a type: `Title = trimmed_text(min_length=1, max_length=200)`. OpenAPI cannot say
+    "after trimming" with `minLength`/`maxLength`, so the schema carries a pattern that says
+    exactly that (optional spaces, then 1 to 200 characters starting and ending with a visible
+    one, then optional spaces), for Swagger UI and for tools that check the API against it.
+    """
+    visible, any_character = r"[^\s\x00]", r"[^\x00]"
+    inner = f"{visible}(?:{any_character}{{0,{max_length - 2}}}{visible})?"
+    if min_length == 0:
+        inner = f"(?:{inner})?"
+    pattern = rf"^\s*{inner}\s*$"
+    description = f"{min_length} to {max_length} characters, not counting spaces at either end"
+    return Annotated[
+        str,
+        BeforeValidator(strip_if_text),
+        StringConstraints(min_length=min_length, max_length=max_length, pattern=NO_NUL_CHARACTER),
+        WithJsonSchema({"type": "string", "pattern": pattern, "description": description}),
+    ]
 
 
 def reject_null(value: ValueT | None) -> ValueT:

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ CODE_FOR_HTTP_STATUS = {
 }
 
 ERROR_DESCRIPTIONS = {
-    400: "Bad request",
+    400: "Bad request: wrong credentials, or a body that is not UTF-8",
     401: "Not authenticated, or the token is invalid or expired",
     403: "Signed in, but not allowed to do this",
     404: "Not found",
@@ -123,10 +124,23 @@ async def handle_domain_error(request: Request, error: Exception) -> JSONRespons
     return error_json(error.status_code, error.detail, error.code, error.headers)
 
 
+def allowed_methods(request: Request) -> str:
+    """Every method the app serves at this path (Starlette's 405 names only the first route's)."""
+    allowed = []
+    for method in ("DELETE", "GET", "PATCH", "POST", "PUT"):
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return ", ".join(allowed)
+
+
 async def handle_http_exception(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
     code = CODE_FOR_HTTP_STATUS.get(error.status_code, "http_error")
-    return error_json(error.status_code, error.detail, code, error.headers)
+    headers = dict(error.headers or {})
+    if error.status_code == 405:
+        headers["Allow"] = allowed_methods(request)
+    return error_json(error.status_code, error.detail, code, headers)
 
 
 async def handle_validation_error(request: Request, error: Exception) -> JSONResponse:

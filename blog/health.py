@@ -38,6 +38,7 @@ def database_answers(engine: Engine) -> bool:
 
 @router.get(
     "/health",
+    summary="Check the API and its database",
     response_model=Health,
     responses={503: {"model": Health, "description": "The database is unreachable"}},
 )

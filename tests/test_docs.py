@@ -1,6 +1,7 @@
 """The interactive docs work offline, and the OpenAPI document describes auth and errors."""
 
 import re
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -64,3 +65,99 @@ def test_cors_origins_from_settings_are_allowed(monkeypatch: pytest.MonkeyPatch)
         )
     assert response.status_code == 200
     assert response.headers["access-control-allow-origin"] == "https://frontend.example"
+
+
+@pytest.fixture
+def openapi(client: TestClient) -> dict[str, Any]:
+    return client.get("/openapi.json").json()  # type: ignore[no-any-return]
+
+
+def operations(openapi: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method.upper(), path, operation)
+        for path, methods in openapi["paths"].items()
+        for method, operation in methods.items()
+    ]
+
+
+def test_every_tag_is_described(openapi: dict[str, Any]) -> None:
+    tags = {tag["name"]: tag.get("description") for tag in openapi["tags"]}
+    assert list(tags) == ["auth", "users", "posts", "comments", "health"]
+    assert all(tags.values())
+    used = {operation["tags"][0] for _, _, operation in operations(openapi)}
+    assert used == set(tags)
+
+
+def test_every_operation_has_a_summary_a_description_and_a_stable_id(
+    openapi: dict[str, Any],
+) -> None:
+    ids = set()
+    for method, path, operation in operations(openapi):
+        assert operation.get("summary"), (method, path)
+        assert operation.get("description"), (method, path)
+        assert operation["operationId"].startswith(operation["tags"][0] + "-")
+        ids.add(operation["operationId"])
+    assert len(ids) == len(operations(openapi)) == 19
+
+
+def test_every_request_body_has_an_example(openapi: dict[str, Any]) -> None:
+    schemas = openapi["components"]["schemas"]
+    for method, path, operation in operations(openapi):
+        if "requestBody" not in operation:
+            continue
+        [content] = operation["requestBody"]["content"].values()
+        body_schema = schemas[content["schema"]["$ref"].rsplit("/", 1)[-1]]
+        has_example = "examples" in body_schema or all(
+            "examples" in field for field in body_schema["properties"].values()
+        )
+        assert has_example, (method, path)
+
+
+def test_every_error_a_route_can_return_is_documented(openapi: dict[str, Any]) -> None:
+    for method, path, operation in operations(openapi):
+        documented = set(operation["responses"])
+        if path == "/health":
+            assert documented == {"200", "503"}
+            continue
+        expected = {"503"}  # every other route reads the database
+        if operation.get("security"):
+            expected.add("401")
+        if method in ("PATCH", "DELETE") and "{" in path:
+            expected.add("403")
+        if "{" in path:
+            expected |= {"404", "422"}
+        if "parameters" in operation or "requestBody" in operation:
+            expected.add("422")
+        if operation.get("requestBody", {}).get("content", {}).get("application/json"):
+            expected.add("400")  # a body that is not UTF-8
+        assert expected <= documented, (method, path, expected - documented)
+        for status in documented - {"200", "201", "204"}:
+            [content] = operation["responses"][status]["content"].values()
+            assert content["schema"]["$ref"].endswith("/ErrorResponse"), (method, path, status)
+
+
+def test_only_signed_in_operations_ask_for_a_token(openapi: dict[str, Any]) -> None:
+    secured = {
+        (method, path)
+        for method, path, operation in operations(openapi)
+        if operation.get("security")
+    }
+    assert secured == {
+        ("GET", "/users/me"),
+        ("PATCH", "/users/me"),
+        ("DELETE", "/users/me"),
+        ("POST", "/users/me/password"),
+        ("POST", "/posts"),
+        ("PATCH", "/posts/{post_id}"),
+        ("DELETE", "/posts/{post_id}"),
+        ("POST", "/posts/{post_id}/comments"),
+        ("PATCH", "/comments/{comment_id}"),
+        ("DELETE", "/comments/{comment_id}"),
+    }
+
+
+def test_docs_pages_may_only_load_from_this_app(client: TestClient) -> None:
+    for page in ("/docs", "/redoc"):
+        policy = client.get(page).headers["Content-Security-Policy"]
+        assert "default-src 'self'" in policy and "img-src 'self' data:" in policy
+    assert "Content-Security-Policy" not in client.get("/health").headers

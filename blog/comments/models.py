@@ -7,13 +7,14 @@ the path and the author from the token, so a client cannot write either (mass as
 """
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
-from pydantic import StringConstraints, field_validator
+from pydantic import ConfigDict, field_validator
+from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import Index
 from sqlmodel import Field, Relationship, SQLModel
 
-from blog.database import UTCDateTime, reject_null, utc_now
+from blog.database import UTCDateTime, reject_null, trimmed_text, utc_now
 from blog.users.models import UserPublic
 
 if TYPE_CHECKING:
@@ -21,9 +22,7 @@ if TYPE_CHECKING:
 
 MAX_COMMENT_LENGTH = 2_000
 
-CommentBody = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_COMMENT_LENGTH)
-]
+CommentBody = trimmed_text(min_length=1, max_length=MAX_COMMENT_LENGTH)
 
 
 class CommentBase(SQLModel):
@@ -45,11 +44,15 @@ class Comment(CommentBase, table=True):
 
 
 class CommentCreate(CommentBase):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"body": "Great post!"}]})
+
     body: CommentBody
 
 
 class CommentUpdate(SQLModel):
-    body: CommentBody | None = None
+    model_config = ConfigDict(json_schema_extra={"examples": [{"body": "Great post, thanks!"}]})
+
+    body: CommentBody | SkipJsonSchema[None] = None
 
     not_null = field_validator("body")(reject_null)
 

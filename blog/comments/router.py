@@ -20,8 +20,10 @@ from blog.errors import Forbidden, NotFound, error_responses
 from blog.posts.models import Post
 from blog.posts.router import post_or_404
 
-post_comments_router = APIRouter(prefix="/posts/{post_id}/comments", tags=["comments"])
-comments_router = APIRouter(prefix="/comments", tags=["comments"])
+post_comments_router = APIRouter(
+    prefix="/posts/{post_id}/comments", tags=["comments"], responses=error_responses(503)
+)
+comments_router = APIRouter(prefix="/comments", tags=["comments"], responses=error_responses(503))
 
 PostInPath = Annotated[Post, Depends(post_or_404)]
 
@@ -60,7 +62,10 @@ def deletable_comment(
 
 
 @post_comments_router.get(
-    "", response_model=Page[CommentPublic], responses=error_responses(404, 422)
+    "",
+    summary="List a post's comments, oldest first",
+    response_model=Page[CommentPublic],
+    responses=error_responses(404, 422),
 )
 def list_comments(post: PostInPath, session: SessionDep, page: Pagination) -> Page[CommentPublic]:
     """The comments on a post, oldest first."""
@@ -81,9 +86,10 @@ def list_comments(post: PostInPath, session: SessionDep, page: Pagination) -> Pa
 
 @post_comments_router.post(
     "",
+    summary="Comment on a post",
     status_code=status.HTTP_201_CREATED,
     response_model=CommentPublic,
-    responses=error_responses(401, 404, 422),
+    responses=error_responses(400, 401, 404, 422),
 )
 def create_comment(
     payload: CommentCreate, user: CurrentUser, post: PostInPath, session: SessionDep
@@ -99,7 +105,10 @@ def create_comment(
 
 
 @comments_router.get(
-    "/{comment_id}", response_model=CommentPublic, responses=error_responses(404, 422)
+    "/{comment_id}",
+    summary="Read a comment",
+    response_model=CommentPublic,
+    responses=error_responses(404, 422),
 )
 def read_comment(
     comment: Annotated[Comment, Depends(comment_or_404)], session: SessionDep
@@ -111,8 +120,9 @@ def read_comment(
 
 @comments_router.patch(
     "/{comment_id}",
+    summary="Edit your comment",
     response_model=CommentPublic,
-    responses=error_responses(401, 403, 404, 422),
+    responses=error_responses(400, 401, 403, 404, 422),
 )
 def update_comment(
     payload: CommentUpdate, comment: Annotated[Comment, Depends(own_comment)], session: SessionDep
@@ -125,6 +135,7 @@ def update_comment(
 
 @comments_router.delete(
     "/{comment_id}",
+    summary="Delete a comment (yours, or one on your post)",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(401, 403, 404, 422),
 )

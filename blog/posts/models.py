@@ -8,13 +8,14 @@ match the list query: newest first, optionally for one author, with `id` as the 
 """
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
-from pydantic import StringConstraints, field_validator
+from pydantic import ConfigDict, field_validator
+from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import Index, Text
 from sqlmodel import Field, Relationship, SQLModel
 
-from blog.database import UTCDateTime, reject_null, utc_now
+from blog.database import UTCDateTime, reject_null, trimmed_text, utc_now
 from blog.users.models import UserPublic
 
 if TYPE_CHECKING:
@@ -24,12 +25,8 @@ MAX_TITLE_LENGTH = 200
 MAX_BODY_LENGTH = 20_000
 
 # Trimmed first: "   " is empty, and so a 422.
-Title = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TITLE_LENGTH)
-]
-PostBody = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_BODY_LENGTH)
-]
+Title = trimmed_text(min_length=1, max_length=MAX_TITLE_LENGTH)
+PostBody = trimmed_text(min_length=1, max_length=MAX_BODY_LENGTH)
 
 
 class PostBase(SQLModel):
@@ -55,6 +52,10 @@ class Post(PostBase, table=True):
 
 
 class PostCreate(PostBase):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"title": "Hello, world", "body": "My first post."}]}
+    )
+
     title: Title
     body: PostBody
 
@@ -62,8 +63,10 @@ class PostCreate(PostBase):
 class PostUpdate(SQLModel):
     """PATCH: send only what changes."""
 
-    title: Title | None = None
-    body: PostBody | None = None
+    model_config = ConfigDict(json_schema_extra={"examples": [{"title": "Hello again"}]})
+
+    title: Title | SkipJsonSchema[None] = None
+    body: PostBody | SkipJsonSchema[None] = None
 
     not_null = field_validator("title", "body")(reject_null)
 

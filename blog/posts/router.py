@@ -14,12 +14,12 @@ from sqlalchemy import ColumnElement, Select, literal
 from sqlalchemy.orm import joinedload
 from sqlmodel import Session, SQLModel, col, func, or_, select
 
-from blog.database import save_changes, utc_now
+from blog.database import NO_NUL_CHARACTER, save_changes, utc_now
 from blog.deps import MAX_ID, CurrentUser, IdPath, Page, Pagination, SessionDep
 from blog.errors import Forbidden, NotFound, error_responses
 from blog.posts.models import Post, PostCreate, PostPublic, PostUpdate
 
-router = APIRouter(prefix="/posts", tags=["posts"])
+router = APIRouter(prefix="/posts", tags=["posts"], responses=error_responses(503))
 
 
 def comment_count() -> ColumnElement[int]:
@@ -65,12 +65,20 @@ def owned_post(user: CurrentUser, post: Annotated[Post, Depends(post_or_404)]) -
     return post
 
 
-@router.get("", response_model=Page[PostPublic], responses=error_responses(422))
+@router.get(
+    "",
+    summary="List posts, newest first",
+    response_model=Page[PostPublic],
+    responses=error_responses(422),
+)
 def list_posts(
     session: SessionDep,
     page: Pagination,
     author_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    q: Annotated[str | None, Query(max_length=200, description="text in title or body")] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, pattern=NO_NUL_CHARACTER, description="text in title or body"),
+    ] = None,
 ) -> Page[PostPublic]:
     """Posts, newest first; filter by author, or by text in the title or body (any case)."""
     filters = []
@@ -99,9 +107,10 @@ def list_posts(
 
 @router.post(
     "",
+    summary="Write a post",
     status_code=status.HTTP_201_CREATED,
     response_model=PostPublic,
-    responses=error_responses(401, 422),
+    responses=error_responses(400, 401, 422),
 )
 def create_post(payload: PostCreate, user: CurrentUser, session: SessionDep) -> PostPublic:
     """Write a post; you are its author."""
@@ -115,7 +124,12 @@ def create_post(payload: PostCreate, user: CurrentUser, session: SessionDep) -> 
     return read_public_post(session, post.id)
 
 
-@router.get("/{post_id}", response_model=PostPublic, responses=error_responses(404, 422))
+@router.get(
+    "/{post_id}",
+    summary="Read a post",
+    response_model=PostPublic,
+    responses=error_responses(404, 422),
+)
 def read_post(post: Annotated[Post, Depends(post_or_404)], session: SessionDep) -> PostPublic:
     """One post, with its author and how many comments it has."""
     assert post.id is not None
@@ -123,7 +137,10 @@ def read_post(post: Annotated[Post, Depends(post_or_404)], session: SessionDep) 
 
 
 @router.patch(
-    "/{post_id}", response_model=PostPublic, responses=error_responses(401, 403, 404, 422)
+    "/{post_id}",
+    summary="Edit your post",
+    response_model=PostPublic,
+    responses=error_responses(400, 401, 403, 404, 422),
 )
 def update_post(
     payload: PostUpdate, post: Annotated[Post, Depends(owned_post)], session: SessionDep
@@ -136,6 +153,7 @@ def update_post(
 
 @router.delete(
     "/{post_id}",
+    summary="Delete your post and its comments",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(401, 403, 404, 422),
 )

@@ -10,21 +10,40 @@ what goes out. Validation rules (email, username characters, the 72-byte passwor
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, EmailStr, StringConstraints, field_validator
+from email_validator import EmailNotValidError, validate_email
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    StringConstraints,
+    WithJsonSchema,
+    field_validator,
+)
+from pydantic import Field as PydanticField
+from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapper
 from sqlmodel import Field, SQLModel
 
-from blog.database import UTCDateTime, reject_null, utc_now
+from blog.database import NO_NUL_CHARACTER, UTCDateTime, reject_null, trimmed_text, utc_now
 from blog.security import MAX_PASSWORD_BYTES
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_]+$"
 MIN_PASSWORD_BYTES = 8
 
 
-def lower_case(email: str) -> str:
-    return email.lower()
+def valid_email(value: str) -> str:
+    """The address, normalised and lower-cased, if its syntax is valid.
+
+    Only the syntax is checked: nothing is sent and no DNS is asked. The `.test` domain, reserved
+    for testing, is accepted (`ada@example.test`), so tests and demos need no real addresses.
+    """
+    try:
+        checked = validate_email(value, check_deliverability=False, test_environment=True)
+    except EmailNotValidError as error:
+        raise ValueError(f"not a valid email address: {error}") from None
+    return checked.normalized.lower()
 
 
 def password_length_in_bytes(password: str) -> str:
@@ -38,10 +57,21 @@ def password_length_in_bytes(password: str) -> str:
 
 
 # Emails are stored lower-case, so uniqueness and login ignore case.
-Email = Annotated[EmailStr, AfterValidator(lower_case)]
+Email = Annotated[
+    str,
+    StringConstraints(max_length=320),
+    AfterValidator(valid_email),
+    WithJsonSchema({"type": "string", "format": "email", "maxLength": 320}),
+]
 Username = Annotated[str, StringConstraints(min_length=3, max_length=30, pattern=USERNAME_PATTERN)]
-Password = Annotated[str, AfterValidator(password_length_in_bytes)]
-Bio = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+# JSON Schema counts characters, bcrypt counts bytes: the limit is in the description, and
+# `format: password` tells Swagger UI (and test generators) what kind of string this is.
+Password = Annotated[
+    str,
+    AfterValidator(password_length_in_bytes),
+    PydanticField(description="8 to 72 bytes in UTF-8", json_schema_extra={"format": "password"}),
+]
+Bio = trimmed_text(min_length=0, max_length=500)
 
 
 class UserBase(SQLModel):
@@ -70,22 +100,52 @@ def fill_username_key(_mapper: Mapper[User], _connection: Connection, user: User
 
 
 class UserRegister(SQLModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"email": "ada@example.com", "username": "ada", "password": "correct horse battery"}
+            ]
+        }
+    )
+
     email: Email
     username: Username
     password: Password
 
 
+class LoginForm(BaseModel):
+    """The OAuth2 password form Swagger UI's Authorize dialog sends (other fields are ignored)."""
+
+    username: str = PydanticField(
+        description="Your email or your username", examples=["ada"], pattern=NO_NUL_CHARACTER
+    )
+    password: str = PydanticField(examples=["correct horse battery"], pattern=NO_NUL_CHARACTER)
+
+
 class UserUpdateMe(SQLModel):
     """What a user may change about themselves; every field optional (PATCH)."""
 
-    username: Username | None = None
-    email: Email | None = None
-    bio: Bio | None = None
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"bio": "I write about analytical engines."}]}
+    )
+
+    # `SkipJsonSchema[None]`: None is the "left out" default, but the schema does not offer null.
+    username: Username | SkipJsonSchema[None] = None
+    email: Email | SkipJsonSchema[None] = None
+    bio: Bio | SkipJsonSchema[None] = None
 
     not_null = field_validator("username", "email", "bio")(reject_null)
 
 
 class PasswordChange(SQLModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"current_password": "correct horse battery", "new_password": "battery staple 42"}
+            ]
+        }
+    )
+
     current_password: str
     new_password: Password
 

@@ -9,8 +9,7 @@ enforced by the database for the race two simultaneous requests could still win.
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response, status
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import APIRouter, Form, Response, status
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, or_, select
 
@@ -18,6 +17,7 @@ from blog.deps import CurrentUser, IdPath, Page, Pagination, SessionDep
 from blog.errors import BadRequest, Conflict, NotFound, error_responses
 from blog.security import create_access_token, dummy_password_hash, hash_password, verify_password
 from blog.users.models import (
+    LoginForm,
     PasswordChange,
     Token,
     User,
@@ -27,8 +27,8 @@ from blog.users.models import (
     UserUpdateMe,
 )
 
-auth_router = APIRouter(prefix="/auth", tags=["auth"])
-users_router = APIRouter(prefix="/users", tags=["users"])
+auth_router = APIRouter(prefix="/auth", tags=["auth"], responses=error_responses(503))
+users_router = APIRouter(prefix="/users", tags=["users"], responses=error_responses(503))
 
 
 def ensure_available(
@@ -58,9 +58,10 @@ def commit_unique(session: Session, user: User, current_user_id: int | None = No
 
 @auth_router.post(
     "/register",
+    summary="Register a new account",
     status_code=status.HTTP_201_CREATED,
     response_model=Token,
-    responses=error_responses(409, 422),
+    responses=error_responses(400, 409, 422),
 )
 def register(payload: UserRegister, session: SessionDep) -> Token:
     """Create an account and sign in to it."""
@@ -71,8 +72,13 @@ def register(payload: UserRegister, session: SessionDep) -> Token:
     return Token(access_token=create_access_token(user.id))
 
 
-@auth_router.post("/login", response_model=Token, responses=error_responses(400, 422))
-def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep) -> Token:
+@auth_router.post(
+    "/login",
+    summary="Log in: trade email or username and password for a token",
+    response_model=Token,
+    responses=error_responses(400, 422),
+)
+def login(form: Annotated[LoginForm, Form()], session: SessionDep) -> Token:
     """Exchange an email or username and a password for a bearer token."""
     identifier = form.username.strip().lower()
     user = session.exec(
@@ -89,13 +95,20 @@ def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: Sessio
     return Token(access_token=create_access_token(user.id))
 
 
-@users_router.get("/me", response_model=UserPrivate, responses=error_responses(401))
+@users_router.get(
+    "/me", summary="Read your account", response_model=UserPrivate, responses=error_responses(401)
+)
 def read_me(user: CurrentUser) -> User:
     """Your own account, email included."""
     return user
 
 
-@users_router.patch("/me", response_model=UserPrivate, responses=error_responses(401, 409, 422))
+@users_router.patch(
+    "/me",
+    summary="Update your account",
+    response_model=UserPrivate,
+    responses=error_responses(400, 401, 409, 422),
+)
 def update_me(payload: UserUpdateMe, user: CurrentUser, session: SessionDep) -> User:
     """Change your username, email or bio; fields you leave out stay as they are."""
     changes = payload.model_dump(exclude_unset=True)
@@ -112,6 +125,7 @@ def update_me(payload: UserUpdateMe, user: CurrentUser, session: SessionDep) -> 
 
 @users_router.post(
     "/me/password",
+    summary="Change your password",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(400, 401, 422),
 )
@@ -125,7 +139,12 @@ def change_password(payload: PasswordChange, user: CurrentUser, session: Session
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@users_router.delete("/me", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(401))
+@users_router.delete(
+    "/me",
+    summary="Delete your account and everything you wrote",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(401),
+)
 def delete_me(user: CurrentUser, session: SessionDep) -> Response:
     """Delete your account, and with it everything you wrote."""
     session.delete(user)
@@ -133,7 +152,9 @@ def delete_me(user: CurrentUser, session: SessionDep) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@users_router.get("", response_model=Page[UserPublic], responses=error_responses(422))
+@users_router.get(
+    "", summary="List users", response_model=Page[UserPublic], responses=error_responses(422)
+)
 def list_users(session: SessionDep, page: Pagination) -> Page[UserPublic]:
     """Everyone who has an account, oldest first."""
     total = session.exec(select(func.count()).select_from(User)).one()
@@ -143,7 +164,12 @@ def list_users(session: SessionDep, page: Pagination) -> Page[UserPublic]:
     return Page[UserPublic].of([UserPublic.model_validate(user) for user in users], total, page)
 
 
-@users_router.get("/{user_id}", response_model=UserPublic, responses=error_responses(404, 422))
+@users_router.get(
+    "/{user_id}",
+    summary="Read a user's public profile",
+    response_model=UserPublic,
+    responses=error_responses(404, 422),
+)
 def read_user(user_id: IdPath, session: SessionDep) -> User:
     """Anyone's public profile."""
     user = session.get(User, user_id)
