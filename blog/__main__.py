@@ -15,12 +15,19 @@ from alembic.config import Config
 
 from blog import seed
 from blog.config import settings
+from blog.logs import configure_logging
+from blog.realtime import MAX_FRAME_BYTES
 
 ALEMBIC_INI = Path(__file__).resolve().parent.parent / "alembic.ini"
 
 
 def apply_migrations() -> None:
-    command.upgrade(Config(str(ALEMBIC_INI)), "head")
+    # Log through the app's one handler (blog/logs.py), not a second one from alembic.ini, so
+    # every line is formatted, and redacted, the same way.
+    configure_logging(json_lines=settings.environment == "production", level=settings.log_level)
+    config = Config(str(ALEMBIC_INI))
+    config.attributes["configure_logger"] = False
+    command.upgrade(config, "head")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -44,7 +51,13 @@ def main(argv: list[str] | None = None) -> None:
         return
     print(f"blog: {settings.environment}; docs at http://{options.host}:{options.port}/docs")
     print("blog: no data yet? `python -m blog seed` adds demo users, posts and comments")
-    uvicorn.run("blog.main:app", host=options.host, port=options.port, reload=options.reload)
+    uvicorn.run(
+        "blog.main:app",
+        host=options.host,
+        port=options.port,
+        reload=options.reload,
+        ws_max_size=MAX_FRAME_BYTES,  # larger WebSocket frames are refused (1009) by uvicorn
+    )
 
 
 if __name__ == "__main__":

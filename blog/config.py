@@ -59,6 +59,18 @@ class Settings(BaseSettings):
     # Comma-separated in the environment: CORS_ORIGINS=https://a.example,https://b.example
     cors_origins: Annotated[list[str], NoDecode] = []
     log_level: LogLevel = "INFO"
+    # Welcome emails: "console" logs them (development), "smtp" sends them with smtplib.
+    email_backend: Literal["console", "smtp"] = "console"
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "blog <noreply@blog.example.test>"
+    smtp_starttls: bool = True
+    smtp_timeout: float = Field(default=10, gt=0, le=120)
+    # Real-time notifications across processes (several workers or replicas): a Redis URL.
+    # Unset, notifications reach only the sockets held by the process that raised them.
+    redis_url: str | None = None
 
     @field_validator("database_url")
     @classmethod

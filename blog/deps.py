@@ -32,19 +32,25 @@ MAX_OFFSET = 1_000_000_000
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/login", auto_error=False)
 
 
+def user_for_token(session: Session, token: str) -> User | None:
+    """The active user a valid token was issued to; None for anything else. A deleted or
+    deactivated account is treated exactly like an expired or forged token."""
+    try:
+        user_id = decode_access_token(token)
+    except InvalidTokenError:
+        return None
+    user = session.get(User, user_id) if 1 <= user_id <= MAX_ID else None
+    return user if user is not None and user.is_active else None
+
+
 def get_current_user(
     session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> User:
     """The active user the bearer token was issued to, or 401."""
     if not token:
         raise NotAuthenticated("Not authenticated: send 'Authorization: Bearer <token>'.")
-    try:
-        user_id = decode_access_token(token)
-    except InvalidTokenError:
-        raise InvalidToken("The token is invalid or has expired.") from None
-    user = session.get(User, user_id) if 1 <= user_id <= MAX_ID else None
-    # A deleted or deactivated account is treated exactly like a forged token.
-    if user is None or not user.is_active:
+    user = user_for_token(session, token)
+    if user is None:
         raise InvalidToken("The token is invalid or has expired.")
     return user
 

@@ -6,7 +6,8 @@ request id: taken from the `X-Request-ID` header when a proxy sent a sensible on
 otherwise, and echoed in the response so a user's bug report can be matched to the log. Every
 other line logged while serving that request carries the same id. Production writes one JSON object
 per line (machine-searchable); development writes readable text. Only the path is logged, never the
-query string, headers or body, so tokens and passwords cannot end up in the logs.
+query string, headers or body, and `token=` values are redacted from every line (uvicorn's own),
+so tokens and passwords cannot end up in the logs.
 """
 
 import json
@@ -26,6 +27,7 @@ REQUEST_ID_HEADER = "X-Request-ID"
 ACCEPTABLE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 REQUEST_FIELDS = ("method", "path", "status", "duration_ms")
+TOKEN_IN_QUERY = re.compile(r"(token=)[^&\s\"']+")
 
 current_request_id: ContextVar[str] = ContextVar("current_request_id", default="-")
 request_logger = logging.getLogger("blog.requests")
@@ -36,6 +38,17 @@ class RequestIdFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = current_request_id.get()
+        return True
+
+
+class RedactTokens(logging.Filter):
+    """Removes `token=...` from every line. uvicorn logs a WebSocket's path with its query string,
+    and `/ws/notifications?token=<JWT>` carries a token there."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "token=" in message:
+            record.msg, record.args = TOKEN_IN_QUERY.sub(r"\1[redacted]", message), None
         return True
 
 
@@ -63,6 +76,7 @@ def configure_logging(*, json_lines: bool, level: str) -> None:
     handler.set_name("blog")
     handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter(TEXT_FORMAT))
     handler.addFilter(RequestIdFilter())
+    handler.addFilter(RedactTokens())
     root = logging.getLogger()
     # Replace our own handler if the app is built twice; leave anyone else's (pytest's) alone.
     root.handlers = [existing for existing in root.handlers if existing.name != "blog"]
@@ -71,6 +85,7 @@ def configure_logging(*, json_lines: bool, level: str) -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers = []
         logging.getLogger(name).propagate = True
+        logging.getLogger(name).setLevel(logging.NOTSET)  # LOG_LEVEL decides, for them too
     # Our request line replaces uvicorn's access log (which would also log query strings).
     logging.getLogger("uvicorn.access").disabled = True
 

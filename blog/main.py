@@ -24,6 +24,8 @@ from blog.errors import install_error_handlers
 from blog.health import router as health_router
 from blog.logs import RequestLogMiddleware, configure_logging
 from blog.posts.router import router as posts_router
+from blog.realtime import hub
+from blog.realtime import router as realtime_router
 from blog.users.router import auth_router, users_router
 
 logger = logging.getLogger("blog")
@@ -87,11 +89,15 @@ def operation_id(route: APIRoute) -> str:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     logger.info(
-        "blog starting: environment=%s database=%s",
+        "blog starting: environment=%s database=%s notifications=%s",
         settings.environment,
         describe_database(settings.database_url),
+        "redis" if settings.redis_url else "in-process",
     )
+    if settings.redis_url:
+        await hub.start(settings.redis_url)
     yield
+    await hub.stop()
 
 
 def create_app() -> FastAPI:
@@ -121,6 +127,7 @@ def create_app() -> FastAPI:
     app.include_router(post_comments_router)
     app.include_router(comments_router)
     app.include_router(health_router)
+    app.include_router(realtime_router)
     return app
 
 

@@ -43,6 +43,9 @@ TEST_DATABASE_URL = normalise_database_url(os.environ.get("TEST_DATABASE_URL", "
 collect_ignore = []
 if TEST_DATABASE_URL is None:
     collect_ignore.append("postgres")  # these tests need a PostgreSQL server
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL") or None
+if TEST_REDIS_URL is None:
+    collect_ignore.append("redis")  # and these a Redis server
 if not Path("/usr/bin/chromium").exists():
     # CI installs Debian's chromium (.ci/run); without it there, fail rather than test less.
     if os.environ.get("CI"):

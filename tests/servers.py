@@ -5,6 +5,7 @@ import os
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -13,7 +14,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def migrate(url: str) -> None:
+    """Apply every Alembic migration to the database at `url`, as a deployment would."""
+    engine = create_engine(url)
+    config = Config(str(REPO_ROOT / "alembic.ini"))
+    config.attributes["connection"] = engine
+    config.attributes["configure_logger"] = False
+    command.upgrade(config, "head")
+    engine.dispose()
 
 
 def free_port() -> int:
@@ -44,7 +59,7 @@ def wait_until_healthy(base_url: str, server: subprocess.Popen[str], seconds: fl
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise AssertionError(f"the server exited:\n{server.communicate()[0]}")
+            raise AssertionError(f"the server exited with {server.returncode}")
         try:
             if request(f"{base_url}/health")[0] == 200:
                 return
@@ -58,19 +73,26 @@ def wait_until_healthy(base_url: str, server: subprocess.Popen[str], seconds: fl
 def running(
     command: list[str], env: dict[str, str], cwd: Path = REPO_ROOT
 ) -> Iterator[subprocess.Popen[str]]:
-    """Start `command`, yield the process, and stop it (its output is in `.output` after)."""
-    server = subprocess.Popen(
-        command,
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,  # so a shell's children are stopped with it
-    )
-    try:
-        yield server
-    finally:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGTERM)
-        server.output = server.communicate(timeout=15)[0]  # type: ignore[attr-defined]
+    """Start `command`, yield the process, and stop it (its output is in `.output` after).
+
+    The output goes to a file, not a pipe: a pipe nobody reads fills up after 64 KiB of logs,
+    and then the server blocks on its next log line.
+    """
+    with tempfile.TemporaryFile(mode="w+") as output:
+        server = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,  # so a shell's children are stopped with it
+        )
+        try:
+            yield server
+        finally:
+            if server.poll() is None:
+                os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=15)
+            output.seek(0)
+            server.output = output.read()  # type: ignore[attr-defined]

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from blog.config import settings
 from blog.database import describe_database, get_session, make_engine
-from blog.logs import JsonFormatter, RequestIdFilter, configure_logging
+from blog.logs import JsonFormatter, RedactTokens, RequestIdFilter, configure_logging
 from blog.main import app, create_app
 from tests.conftest import PASSWORD, Account, register
 
@@ -178,3 +178,20 @@ def test_json_lines_carry_exceptions() -> None:
     assert line["message"] == "failed"
     assert line["level"] == "error"
     assert "ValueError: broken" in line["exception"]
+
+
+def test_tokens_in_query_strings_are_redacted_from_every_line() -> None:
+    # The line uvicorn logs when it accepts a WebSocket, with its path and query string.
+    record = logging.LogRecord(
+        "uvicorn.error",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "WebSocket %s" [accepted]',
+        ("127.0.0.1:5000", "/ws/notifications?token=eyJhbGciOi.eyJzdWIi.c2lnbmF0&x=1"),
+        None,
+    )
+    RedactTokens().filter(record)
+    assert record.getMessage() == (
+        '127.0.0.1:5000 - "WebSocket /ws/notifications?token=[redacted]&x=1" [accepted]'
+    )

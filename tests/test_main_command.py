@@ -24,7 +24,7 @@ def test_main_applies_migrations_then_serves(
 
     blog_main.main(["--host", "0.0.0.0", "--port", "9001", "--reload"])
 
-    assert served == {"host": "0.0.0.0", "port": 9001, "reload": True}
+    assert served == {"host": "0.0.0.0", "port": 9001, "reload": True, "ws_max_size": 65536}
     engine = create_engine(f"sqlite:///{database}")
     assert {"users", "posts", "comments"} <= set(inspect(engine).get_table_names())
     engine.dispose()

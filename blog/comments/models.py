@@ -7,7 +7,7 @@ the path and the author from the token, so a client cannot write either (mass as
 """
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import ConfigDict, field_validator
 from pydantic.json_schema import SkipJsonSchema
@@ -55,6 +55,16 @@ class CommentUpdate(SQLModel):
     body: CommentBody | SkipJsonSchema[None] = None
 
     not_null = field_validator("body")(reject_null)
+
+
+class CommentCreatedEvent(SQLModel):
+    """Pushed to a post's author over `/ws/notifications` when someone else comments on it."""
+
+    type: Literal["comment.created"] = "comment.created"
+    post_id: int
+    comment_id: int
+    commenter: UserPublic
+    created_at: datetime
 
 
 class CommentPublic(CommentBase):

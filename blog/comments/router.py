@@ -9,16 +9,24 @@ tie-breaker, two SQL statements per page whatever its size.
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Response, status
 from sqlalchemy.orm import joinedload
 from sqlmodel import Session, col, func, select
 
-from blog.comments.models import Comment, CommentCreate, CommentPublic, CommentUpdate
+from blog.comments.models import (
+    Comment,
+    CommentCreate,
+    CommentCreatedEvent,
+    CommentPublic,
+    CommentUpdate,
+)
 from blog.database import save_changes, utc_now
 from blog.deps import CurrentUser, IdPath, Page, Pagination, SessionDep
 from blog.errors import Forbidden, NotFound, error_responses
 from blog.posts.models import Post
 from blog.posts.router import post_or_404
+from blog.realtime import hub
+from blog.users.models import UserPublic
 
 post_comments_router = APIRouter(
     prefix="/posts/{post_id}/comments", tags=["comments"], responses=error_responses(503)
@@ -92,15 +100,28 @@ def list_comments(post: PostInPath, session: SessionDep, page: Pagination) -> Pa
     responses=error_responses(400, 401, 404, 422),
 )
 def create_comment(
-    payload: CommentCreate, user: CurrentUser, post: PostInPath, session: SessionDep
+    payload: CommentCreate,
+    user: CurrentUser,
+    post: PostInPath,
+    session: SessionDep,
+    background_tasks: BackgroundTasks,
 ) -> Comment:
-    """Comment on a post."""
+    """Comment on a post. The post's author, if it is someone else, is notified on
+    `/ws/notifications` (after the response has been sent)."""
     now = utc_now()
     server_side = {"post_id": post.id, "author_id": user.id, "created_at": now, "updated_at": now}
     comment = Comment.model_validate(payload, update=server_side)
     session.add(comment)
     session.commit()
     assert comment.id is not None
+    if post.author_id != user.id:
+        event = CommentCreatedEvent(
+            post_id=comment.post_id,
+            comment_id=comment.id,
+            commenter=UserPublic.model_validate(user),
+            created_at=comment.created_at,
+        )
+        background_tasks.add_task(hub.publish, post.author_id, event.model_dump(mode="json"))
     return read_public_comment(session, comment.id)
 
 

@@ -9,12 +9,13 @@ enforced by the database for the race two simultaneous requests could still win.
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Response, status
+from fastapi import APIRouter, BackgroundTasks, Form, Response, status
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, or_, select
 
 from blog.deps import CurrentUser, IdPath, Page, Pagination, SessionDep
 from blog.errors import BadRequest, Conflict, NotFound, error_responses
+from blog.mail import send_welcome_email
 from blog.security import create_access_token, dummy_password_hash, hash_password, verify_password
 from blog.users.models import (
     LoginForm,
@@ -63,12 +64,15 @@ def commit_unique(session: Session, user: User, current_user_id: int | None = No
     response_model=Token,
     responses=error_responses(400, 409, 422),
 )
-def register(payload: UserRegister, session: SessionDep) -> Token:
-    """Create an account and sign in to it."""
+def register(
+    payload: UserRegister, session: SessionDep, background_tasks: BackgroundTasks
+) -> Token:
+    """Create an account and sign in to it. A welcome email follows (after the response)."""
     ensure_available(session, email=payload.email, username=payload.username)
     user = User.model_validate(payload, update={"password_hash": hash_password(payload.password)})
     commit_unique(session, user)
     assert user.id is not None
+    background_tasks.add_task(send_welcome_email, user.email, user.username)
     return Token(access_token=create_access_token(user.id))
 
 

@@ -12,21 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import create_engine
 
-from blog.__main__ import ALEMBIC_INI
 from tests.conftest import TEST_DATABASE_URL, fresh_postgres_database
-
-
-def migrate(url: str) -> None:
-    engine = create_engine(url)
-    config = Config(str(ALEMBIC_INI))
-    config.attributes["connection"] = engine
-    config.attributes["configure_logger"] = False
-    command.upgrade(config, "head")
-    engine.dispose()
+from tests.servers import migrate
 
 
 @pytest.fixture

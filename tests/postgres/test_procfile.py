@@ -59,7 +59,7 @@ def test_the_procfile_web_command_migrates_and_serves(empty_database_url: str) -
     [start_up] = [line for line in log if line["message"].startswith("blog starting")]
     assert start_up["message"] == (
         "blog starting: environment=production database="
-        f"postgresql://{database.host}:{database.port}/{database.database}"
+        f"postgresql://{database.host}:{database.port}/{database.database} notifications=in-process"
     )
     migration_lines = [line for line in log if line["logger"].startswith("alembic")]
     assert any("add posts and comments" in line["message"] for line in migration_lines)

@@ -1,0 +1,142 @@
+"""Notifications across processes: two uvicorn servers, one database, one Redis.
+
+A user's socket is held by one process; the comment that concerns them is posted through the
+other. With REDIS_URL the event crosses over; without it, it is lost, which is why the setting
+exists. Collected only with TEST_REDIS_URL (CI starts the machine's Redis and sets it).
+"""
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+from tests.conftest import PASSWORD, TEST_REDIS_URL
+from tests.servers import REPO_ROOT, free_port, migrate, request, running, wait_until_healthy
+
+
+def migrated_sqlite_file(folder: Path) -> str:
+    url = f"sqlite:///{folder / 'shared.db'}"
+    migrate(url)
+    return url
+
+
+def server_environment(folder: Path, redis_url: str | None) -> dict[str, str]:
+    environment = {
+        **os.environ,
+        "PYTHONPATH": str(REPO_ROOT),
+        "DATABASE_URL": migrated_sqlite_file(folder),
+        "ENVIRONMENT": "test",
+        "BCRYPT_ROUNDS": "4",
+        "JWT_SECRET": "a-secret-both-processes-share-0123456789",
+    }
+    environment.pop("REDIS_URL", None)
+    if redis_url:
+        environment["REDIS_URL"] = redis_url
+    return environment
+
+
+@pytest.fixture
+def two_servers(tmp_path: Path, request_redis: str | None) -> Iterator[tuple[str, str]]:
+    """Two servers sharing one SQLite file (and Redis, unless `request_redis` is None)."""
+    environment = server_environment(tmp_path, request_redis)
+    ports = [free_port(), free_port()]
+    commands = [[sys.executable, "-m", "blog", "--port", str(port)] for port in ports]
+    with running(commands[0], environment) as first, running(commands[1], environment) as second:
+        urls = [f"http://127.0.0.1:{port}" for port in ports]
+        wait_until_healthy(urls[0], first)
+        wait_until_healthy(urls[1], second)
+        yield urls[0], urls[1]
+
+
+@pytest.fixture
+def request_redis() -> str | None:
+    return TEST_REDIS_URL
+
+
+def sign_up(base_url: str, username: str) -> str:
+    body = {"email": f"{username}@example.com", "username": username, "password": PASSWORD}
+    status, token = request(f"{base_url}/auth/register", "POST", body)
+    assert status == 201, token
+    return str(token["access_token"])
+
+
+@contextmanager
+def listen(base_url: str, token: str) -> Iterator[ClientConnection]:
+    """A notifications socket, once the server says it is listening."""
+    with connect(base_url.replace("http", "ws") + f"/ws/notifications?token={token}") as socket:
+        assert json.loads(socket.recv(timeout=5))["type"] == "ready"
+        yield socket
+
+
+def comment_on_a_new_post(base_url: str, author: str, commenter: str) -> int:
+    status, post = request(
+        f"{base_url}/posts",
+        "POST",
+        {"title": "t", "body": "b"},
+        {"Authorization": f"Bearer {author}"},
+    )
+    assert status == 201
+    status, comment = request(
+        f"{base_url}/posts/{post['id']}/comments",
+        "POST",
+        {"body": "from the other process"},
+        {"Authorization": f"Bearer {commenter}"},
+    )
+    assert status == 201
+    return int(comment["id"])
+
+
+def test_an_event_reaches_a_socket_held_by_another_process(
+    two_servers: tuple[str, str],
+) -> None:
+    first, second = two_servers
+    author, commenter = sign_up(first, "ada"), sign_up(first, "grace")
+    with listen(second, author) as socket:  # the socket lives in the second process
+        comment_id = comment_on_a_new_post(first, author, commenter)  # the comment in the first
+        event = json.loads(socket.recv(timeout=5))
+    assert event["type"] == "comment.created"
+    assert event["comment_id"] == comment_id
+    assert event["commenter"]["username"] == "grace"
+
+
+@pytest.mark.parametrize("request_redis", [None])
+def test_without_redis_the_event_stays_in_its_process(
+    two_servers: tuple[str, str],
+) -> None:
+    first, second = two_servers
+    author, commenter = sign_up(first, "ada"), sign_up(first, "grace")
+    with listen(second, author) as socket:
+        comment_on_a_new_post(first, author, commenter)
+        with pytest.raises(TimeoutError):
+            socket.recv(timeout=1)
+
+
+def test_tokens_in_websocket_urls_never_reach_the_logs(tmp_path: Path) -> None:
+    environment = server_environment(tmp_path, TEST_REDIS_URL)
+    port = free_port()
+    with running([sys.executable, "-m", "blog", "--port", str(port)], environment) as server:
+        base_url = f"http://127.0.0.1:{port}"
+        wait_until_healthy(base_url, server)
+        token = sign_up(base_url, "ada")
+        with listen(base_url, token):
+            pass
+    output: str = server.output  # type: ignore[attr-defined]
+    assert "/ws/notifications?token=[redacted]" in output  # uvicorn's line, redacted
+    assert token not in output
+
+
+def test_uvicorn_refuses_frames_over_64_kib(two_servers: tuple[str, str]) -> None:
+    first, _ = two_servers
+    with connect(first.replace("http", "ws") + "/ws/notify") as socket:
+        socket.send("x" * 65536)
+        assert socket.recv(timeout=5) == "Echo: " + "x" * 65536
+        socket.send("x" * 65537)
+        with pytest.raises(ConnectionClosed) as closed:
+            socket.recv(timeout=5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009

@@ -1,0 +1,155 @@
+"""Welcome emails: sent in the background, through a real SMTP server, and never a reason for a
+registration to fail."""
+
+import logging
+import ssl
+from collections.abc import Iterator
+from email import message_from_bytes
+from email.message import Message
+
+import pytest
+import trustme
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from blog import mail
+from blog.config import settings
+from tests.conftest import PASSWORD
+from tests.servers import free_port
+
+
+class Inbox:
+    """An aiosmtpd handler that keeps what it receives, or refuses everything."""
+
+    def __init__(self, refuse: bool = False) -> None:
+        self.messages: list[tuple[Envelope, Message]] = []
+        self.refuse = refuse
+
+    async def handle_DATA(self, server: object, session: Session, envelope: Envelope) -> str:
+        if self.refuse:
+            return "550 mailbox unavailable"
+        self.messages.append((envelope, message_from_bytes(envelope.content)))  # type: ignore[arg-type]
+        return "250 OK"
+
+
+def accept_blog_login(
+    server: object, session: Session, envelope: Envelope, mechanism: str, data: object
+) -> AuthResult:
+    ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
+        b"blog",
+        b"smtp-secret",
+    )
+    return AuthResult(success=ok)
+
+
+@pytest.fixture
+def use_smtp(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Settings that send through an SMTP server on a free local port; returns the port."""
+    port = free_port()
+    monkeypatch.setattr(settings, "email_backend", "smtp")
+    monkeypatch.setattr(settings, "smtp_host", "127.0.0.1")
+    monkeypatch.setattr(settings, "smtp_port", port)
+    monkeypatch.setattr(settings, "smtp_starttls", False)
+    monkeypatch.setattr(settings, "smtp_timeout", 5)
+    return port
+
+
+@pytest.fixture
+def inbox(use_smtp: int) -> Iterator[Inbox]:
+    handler = Inbox()
+    server = Controller(handler, hostname="127.0.0.1", port=use_smtp)
+    server.start()
+    yield handler
+    server.stop()
+
+
+def register(client: TestClient) -> int:
+    body = {"email": "ada@example.com", "username": "ada", "password": PASSWORD}
+    return client.post("/auth/register", json=body).status_code
+
+
+def test_console_backend_logs_the_welcome_email(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="blog.mail"):
+        assert register(client) == 201
+    assert "email to ada@example.com: Welcome to blog, ada!" in caplog.text
+
+
+def test_smtp_backend_delivers_the_welcome_email(client: TestClient, inbox: Inbox) -> None:
+    assert register(client) == 201
+    [(envelope, message)] = inbox.messages
+    assert envelope.rcpt_tos == ["ada@example.com"]
+    assert message["To"] == "ada@example.com"
+    assert message["Subject"] == "Welcome to blog, ada!"
+    assert message["From"] == settings.smtp_from
+    assert "Hello ada" in message.get_payload()  # type: ignore[operator]
+
+
+def test_smtp_with_starttls_and_login(
+    client: TestClient,
+    use_smtp: int,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    authority = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    authority.configure_trust(client_context)
+    monkeypatch.setattr(mail, "tls_context", lambda: client_context)
+    monkeypatch.setattr(settings, "smtp_starttls", True)
+    monkeypatch.setattr(settings, "smtp_username", "blog")
+    monkeypatch.setattr(settings, "smtp_password", SecretStr("smtp-secret"))
+    handler = Inbox()
+    server = Controller(
+        handler,
+        hostname="127.0.0.1",
+        port=use_smtp,
+        tls_context=server_context,
+        require_starttls=True,
+        authenticator=accept_blog_login,
+        auth_required=True,
+    )
+    server.start()
+    try:
+        with caplog.at_level(logging.INFO, logger="blog.mail"):
+            assert register(client) == 201
+    finally:
+        server.stop()
+    [(_, message)] = handler.messages
+    assert message["Subject"] == "Welcome to blog, ada!"
+    assert "smtp-secret" not in caplog.text
+
+
+def test_an_unreachable_smtp_server_does_not_fail_registration(
+    client: TestClient, use_smtp: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="blog.mail"):
+        assert register(client) == 201  # nothing listens on the port
+    assert "welcome email to user ada not sent" in caplog.text
+    assert (
+        client.post("/auth/login", data={"username": "ada", "password": PASSWORD}).status_code
+        == 200
+    )
+
+
+def test_a_refusing_smtp_server_does_not_fail_registration(
+    client: TestClient, use_smtp: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = Controller(Inbox(refuse=True), hostname="127.0.0.1", port=use_smtp)
+    server.start()
+    try:
+        with caplog.at_level(logging.ERROR, logger="blog.mail"):
+            assert register(client) == 201
+    finally:
+        server.stop()
+    assert "550" in caplog.text
+
+
+def test_a_failed_registration_sends_no_email(client: TestClient, inbox: Inbox) -> None:
+    assert register(client) == 201
+    assert register(client) == 409
+    assert len(inbox.messages) == 1
