@@ -35,7 +35,10 @@ def normalise_database_url(url: str) -> str:
 class Settings(BaseSettings):
     """Every setting, with its default. Names match the environment variables (case-insensitive)."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # An empty variable (`JWT_SECRET=` in a copied .env.example) means "not set": the default.
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
+    )
 
     environment: Environment = "development"
     database_url: str = "sqlite:///./blog.db"

@@ -51,6 +51,24 @@ def test_log_level_is_case_insensitive() -> None:
     assert make_settings(log_level="debug").log_level == "DEBUG"
 
 
+def test_an_empty_variable_counts_as_not_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "development")
+    monkeypatch.setenv("JWT_SECRET", "")  # as in a copied .env.example
+    monkeypatch.setenv("BCRYPT_ROUNDS", "")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert len(settings.jwt_secret_value.encode()) >= 32
+    assert settings.bcrypt_rounds == 12
+
+
+def test_production_with_an_empty_secret_still_refuses_to_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("JWT_SECRET", "")
+    with pytest.raises(SystemExit, match="JWT_SECRET must be set"):
+        load_settings()
+
+
 def test_development_without_a_secret_gets_a_random_one() -> None:
     first = make_settings(environment="development", jwt_secret=None)
     second = make_settings(environment="development", jwt_secret=None)
