@@ -41,8 +41,18 @@ ValueT = TypeVar("ValueT")
 NO_NUL_CHARACTER = r"^[^\x00]*$"
 
 
+# The spaces trimmed from text, spelled out: Python's `str.strip()` and the `\s` of JSON Schema
+# regexes disagree on a few characters (e.g. U+001E, U+FEFF), and the schema must say exactly
+# what the app does. These are JavaScript's (and so JSON Schema's) `\s`.
+SPACES = (
+    "\t\n\x0b\x0c\r \xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+    "\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
+SPACE_CLASS = "".join(f"\\u{ord(character):04x}" for character in SPACES)
+
+
 def strip_if_text(value: object) -> object:
-    return value.strip() if isinstance(value, str) else value
+    return value.strip(SPACES) if isinstance(value, str) else value
 
 
 def trimmed_text(*, min_length: int, max_length: int) -> Any:
@@ -54,11 +64,11 @@ def trimmed_text(*, min_length: int, max_length: int) -> Any:
     exactly that (optional spaces, then 1 to 200 characters starting and ending with a visible
     one, then optional spaces), for Swagger UI and for tools that check the API against it.
     """
-    visible, any_character = r"[^\s\x00]", r"[^\x00]"
+    space, visible, any_character = f"[{SPACE_CLASS}]", f"[^{SPACE_CLASS}\\u0000]", "[^\\u0000]"
     inner = f"{visible}(?:{any_character}{{0,{max_length - 2}}}{visible})?"
     if min_length == 0:
         inner = f"(?:{inner})?"
-    pattern = rf"^\s*{inner}\s*$"
+    pattern = f"^{space}*{inner}{space}*$"
     description = f"{min_length} to {max_length} characters, not counting spaces at either end"
     return Annotated[
         str,

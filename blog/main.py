@@ -94,10 +94,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         describe_database(settings.database_url),
         "redis" if settings.redis_url else "in-process",
     )
-    if settings.redis_url:
-        await hub.start(settings.redis_url)
-    yield
-    await hub.stop()
+    if not settings.redis_url:
+        yield
+        return
+    await hub.start(settings.redis_url)
+    try:
+        yield
+    finally:
+        await hub.stop()  # only the lifespan that started the Redis listener stops it
 
 
 def create_app() -> FastAPI:

@@ -82,16 +82,22 @@ def postgres_engine() -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.fixture
-def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
-    if TEST_DATABASE_URL is not None:
-        yield request.getfixturevalue("postgres_engine")
-        return
+def in_memory_sqlite_engine() -> Engine:
+    """A new, empty in-memory database with every table, foreign keys on as in the app."""
     engine = create_engine(
         "sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool
     )
     enable_sqlite_foreign_keys(engine)
     SQLModel.metadata.create_all(engine)
+    return engine
+
+
+@pytest.fixture
+def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    if TEST_DATABASE_URL is not None:
+        yield request.getfixturevalue("postgres_engine")
+        return
+    engine = in_memory_sqlite_engine()
     yield engine
     engine.dispose()
 
@@ -121,8 +127,10 @@ def session(bind: Engine | Connection) -> Iterator[Session]:
         yield session
 
 
-@pytest.fixture
-def client(engine: Engine, bind: Engine | Connection) -> Iterator[TestClient]:
+@contextmanager
+def client_on(engine: Engine, bind: Engine | Connection) -> Iterator[TestClient]:
+    """A TestClient whose app uses `engine` (health) and sessions on `bind` (everything else)."""
+
     def get_test_session() -> Iterator[Session]:
         with open_test_session(bind) as session:
             yield session
@@ -132,6 +140,12 @@ def client(engine: Engine, bind: Engine | Connection) -> Iterator[TestClient]:
     with TestClient(app) as client:
         yield client
     app.dependency_overrides.clear()
+
+
+@pytest.fixture
+def client(engine: Engine, bind: Engine | Connection) -> Iterator[TestClient]:
+    with client_on(engine, bind) as client:
+        yield client
 
 
 def register(

@@ -25,12 +25,16 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
 from sqlalchemy import Engine, create_engine
-from sqlalchemy.pool import StaticPool
-from sqlmodel import Session, SQLModel
+from sqlmodel import SQLModel
 
-from blog.database import enable_sqlite_foreign_keys, get_engine, get_session
 from blog.main import app
-from tests.conftest import PASSWORD, TEST_DATABASE_URL, fresh_postgres_database
+from tests.conftest import (
+    PASSWORD,
+    TEST_DATABASE_URL,
+    client_on,
+    fresh_postgres_database,
+    in_memory_sqlite_engine,
+)
 
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 pytestmark = pytest.mark.slow  # about 15 s; `pytest -m "not slow"` skips it while you work
@@ -38,7 +42,6 @@ pytestmark = pytest.mark.slow  # about 15 s; `pytest -m "not slow"` skips it whi
 EXAMPLES_PER_OPERATION = 100
 TAKES_A_NEW_PASSWORD = {("POST", "/auth/register"), ("POST", "/users/me/password")}
 contract_users = itertools.count()
-calls_made: list[tuple[str, str]] = []
 
 
 @pytest.fixture(scope="module")
@@ -50,26 +53,15 @@ def contract_engine() -> Iterator[Engine]:
             yield engine
             engine.dispose()
         return
-    engine = create_engine(
-        "sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool
-    )
-    enable_sqlite_foreign_keys(engine)
-    SQLModel.metadata.create_all(engine)
+    engine = in_memory_sqlite_engine()
     yield engine
     engine.dispose()
 
 
 @pytest.fixture(scope="module")
 def contract_client(contract_engine: Engine) -> Iterator[TestClient]:
-    def get_contract_session() -> Iterator[Session]:
-        with Session(contract_engine) as session:
-            yield session
-
-    app.dependency_overrides[get_engine] = lambda: contract_engine
-    app.dependency_overrides[get_session] = get_contract_session
-    with TestClient(app) as client:
+    with client_on(contract_engine, contract_engine) as client:
         yield client
-    app.dependency_overrides.clear()
 
 
 def new_user(client: TestClient) -> dict[str, str]:
@@ -104,4 +96,3 @@ def test_every_operation_keeps_its_contract(
     headers = new_user(contract_client) if operation == ("DELETE", "/users/me") else contract_user
     left_out = [positive_data_acceptance] if operation in TAKES_A_NEW_PASSWORD else []
     case.call_and_validate(headers=headers, excluded_checks=left_out)
-    calls_made.append(operation)
