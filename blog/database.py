@@ -14,7 +14,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends
 from pydantic import BeforeValidator, StringConstraints, WithJsonSchema
-from sqlalchemy import URL, DateTime, Engine, create_engine, event, make_url
+from sqlalchemy import URL, Connection, DateTime, Engine, create_engine, event, make_url
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
@@ -88,6 +88,12 @@ def reject_null(value: ValueT | None) -> ValueT:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def new_row_times() -> dict[str, datetime]:
+    """`created_at` and `updated_at` of a new row: one instant, so "never edited" is visible."""
+    now = utc_now()
+    return {"created_at": now, "updated_at": now}
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -182,7 +188,17 @@ def save_changes(session: Session, row: SQLModel, changes: dict[str, Any]) -> No
     session.commit()
 
 
+def open_session(bind: Engine | Connection) -> Session:
+    """A session as every route gets it (tests open theirs with this too).
+
+    `expire_on_commit=False`: after a commit the route still answers from the objects it holds,
+    instead of reloading each of them from the database with one more query. Bound to a
+    connection that is already in a transaction (the PostgreSQL tests), commits become savepoints.
+    """
+    return Session(bind, expire_on_commit=False, join_transaction_mode="create_savepoint")
+
+
 def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
     """One session per request; nothing is written unless the route commits."""
-    with Session(engine) as session:
+    with open_session(engine) as session:
         yield session

@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from blog.comments.models import Comment
 from blog.config import settings
-from blog.database import engine, utc_now
+from blog.database import engine, new_row_times
 from blog.posts.models import Post
 from blog.security import hash_password
 from blog.users.models import User
@@ -78,8 +78,7 @@ def get_or_create_post(session: Session, author: User, title: str, body: str) ->
         select(Post).where(Post.author_id == author.id, Post.title == title)
     ).first()
     if post is None:
-        now = utc_now()
-        post = Post(title=title, body=body, author_id=author.id, created_at=now, updated_at=now)
+        post = Post(title=title, body=body, author_id=author.id, **new_row_times())
         session.add(post)
         session.flush()
     return post
@@ -92,10 +91,7 @@ def add_comment_once(session: Session, post: Post, author: User, body: str) -> N
         )
     ).first()
     if exists is None:
-        now = utc_now()
-        comment = Comment(
-            body=body, post_id=post.id, author_id=author.id, created_at=now, updated_at=now
-        )
+        comment = Comment(body=body, post_id=post.id, author_id=author.id, **new_row_times())
         session.add(comment)
 
 

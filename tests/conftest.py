@@ -36,7 +36,7 @@ from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel, create_engine
 
 from blog.config import normalise_database_url
-from blog.database import enable_sqlite_foreign_keys, get_engine, get_session
+from blog.database import enable_sqlite_foreign_keys, get_engine, get_session, open_session
 from blog.main import app
 
 TEST_DATABASE_URL = normalise_database_url(os.environ.get("TEST_DATABASE_URL", "")) or None
@@ -115,15 +115,10 @@ def bind(engine: Engine) -> Iterator[Engine | Connection]:
         transaction.rollback()
 
 
-def open_test_session(bind: Engine | Connection) -> Session:
-    # On a connection in a transaction, commit() releases a savepoint instead of committing.
-    return Session(bind, join_transaction_mode="create_savepoint")
-
-
 @pytest.fixture
 def session(bind: Engine | Connection) -> Iterator[Session]:
     """A session for a test to look at what was stored."""
-    with open_test_session(bind) as session:
+    with open_session(bind) as session:
         yield session
 
 
@@ -132,7 +127,7 @@ def client_on(engine: Engine, bind: Engine | Connection) -> Iterator[TestClient]
     """A TestClient whose app uses `engine` (health) and sessions on `bind` (everything else)."""
 
     def get_test_session() -> Iterator[Session]:
-        with open_test_session(bind) as session:
+        with open_session(bind) as session:
             yield session
 
     app.dependency_overrides[get_engine] = lambda: engine

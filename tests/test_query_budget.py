@@ -82,3 +82,19 @@ def test_posts_work_before_the_comments_module_exists(
     no_comments_table = SimpleNamespace(metadata=SimpleNamespace(tables={}))
     monkeypatch.setattr(posts_router, "SQLModel", no_comments_table)
     assert client.get(f"/posts/{post['id']}").json()["comment_count"] == 0
+
+
+def test_writes_answer_from_what_they_hold_instead_of_reloading(
+    client: TestClient, engine: Engine, user: Account, other_user: Account
+) -> None:
+    def statements_for_post(path: str, account: Account, body: dict[str, str]) -> int:
+        with count_statements(engine) as statements:
+            response = client.post(path, headers=account.headers, json=body)
+        assert response.status_code == 201, response.text
+        return len(statements)
+
+    # the signed-in user, the insert, the answer (with its author and comment count)
+    assert statements_for_post("/posts", user, {"title": "t", "body": "b"}) == 3
+    post_id = client.get("/posts").json()["items"][0]["id"]
+    # the signed-in user, the post, the insert, the answer (with its author)
+    assert statements_for_post(f"/posts/{post_id}/comments", other_user, {"body": "c"}) == 4

@@ -20,7 +20,7 @@ from blog.comments.models import (
     CommentPublic,
     CommentUpdate,
 )
-from blog.database import save_changes, utc_now
+from blog.database import new_row_times, save_changes
 from blog.deps import CurrentUser, IdPath, Page, Pagination, SessionDep
 from blog.errors import Forbidden, NotFound, error_responses
 from blog.posts.models import Post
@@ -36,9 +36,9 @@ comments_router = APIRouter(prefix="/comments", tags=["comments"], responses=err
 PostInPath = Annotated[Post, Depends(post_or_404)]
 
 
-def read_public_comment(session: Session, comment_id: int) -> Comment:
-    """A comment with its author loaded, ready to become `CommentPublic`, in one query."""
-    query = select(Comment).options(joinedload(Comment.author)).where(Comment.id == comment_id)  # type: ignore[arg-type]
+def read_public_comment(session: Session, comment: Comment) -> Comment:
+    """The comment with its author loaded, ready to become `CommentPublic`, in one query."""
+    query = select(Comment).options(joinedload(Comment.author)).where(Comment.id == comment.id)  # type: ignore[arg-type]
     return session.exec(query).one()
 
 
@@ -108,12 +108,11 @@ def create_comment(
 ) -> Comment:
     """Comment on a post. The post's author, if it is someone else, is notified on
     `/ws/notifications` (after the response has been sent)."""
-    now = utc_now()
-    server_side = {"post_id": post.id, "author_id": user.id, "created_at": now, "updated_at": now}
+    server_side = {"post_id": post.id, "author_id": user.id, **new_row_times()}
     comment = Comment.model_validate(payload, update=server_side)
     session.add(comment)
     session.commit()
-    assert comment.id is not None
+    assert comment.id is not None  # for the event below; the insert gave it one
     if post.author_id != user.id:
         event = CommentCreatedEvent(
             post_id=comment.post_id,
@@ -122,7 +121,7 @@ def create_comment(
             created_at=comment.created_at,
         )
         background_tasks.add_task(hub.publish, post.author_id, event.model_dump(mode="json"))
-    return read_public_comment(session, comment.id)
+    return read_public_comment(session, comment)
 
 
 @comments_router.get(
@@ -135,8 +134,7 @@ def read_comment(
     comment: Annotated[Comment, Depends(comment_or_404)], session: SessionDep
 ) -> Comment:
     """One comment."""
-    assert comment.id is not None
-    return read_public_comment(session, comment.id)
+    return read_public_comment(session, comment)
 
 
 @comments_router.patch(
@@ -150,8 +148,7 @@ def update_comment(
 ) -> Comment:
     """Change your comment; `updated_at` moves if you sent the body."""
     save_changes(session, comment, payload.model_dump(exclude_unset=True))
-    assert comment.id is not None
-    return read_public_comment(session, comment.id)
+    return read_public_comment(session, comment)
 
 
 @comments_router.delete(

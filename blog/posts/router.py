@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, Select, literal
 from sqlalchemy.orm import joinedload
 from sqlmodel import Session, SQLModel, col, func, or_, select
 
-from blog.database import NO_NUL_CHARACTER, save_changes, utc_now
+from blog.database import NO_NUL_CHARACTER, new_row_times, save_changes
 from blog.deps import MAX_ID, CurrentUser, IdPath, Page, Pagination, SessionDep
 from blog.errors import Forbidden, NotFound, error_responses
 from blog.posts.models import Post, PostCreate, PostPublic, PostUpdate
@@ -46,8 +46,8 @@ def to_public(post: Post, count: int) -> PostPublic:
     return PostPublic.model_validate(post, update={"comment_count": count})
 
 
-def read_public_post(session: Session, post_id: int) -> PostPublic:
-    row = session.exec(select_public_posts().where(Post.id == post_id)).one()  # type: ignore[call-overload]
+def read_public_post(session: Session, post: Post) -> PostPublic:
+    row = session.exec(select_public_posts().where(Post.id == post.id)).one()  # type: ignore[call-overload]
     return to_public(*row)
 
 
@@ -114,14 +114,10 @@ def list_posts(
 )
 def create_post(payload: PostCreate, user: CurrentUser, session: SessionDep) -> PostPublic:
     """Write a post; you are its author."""
-    now = utc_now()
-    post = Post.model_validate(
-        payload, update={"author_id": user.id, "created_at": now, "updated_at": now}
-    )
+    post = Post.model_validate(payload, update={"author_id": user.id, **new_row_times()})
     session.add(post)
     session.commit()
-    assert post.id is not None
-    return read_public_post(session, post.id)
+    return read_public_post(session, post)
 
 
 @router.get(
@@ -132,8 +128,7 @@ def create_post(payload: PostCreate, user: CurrentUser, session: SessionDep) -> 
 )
 def read_post(post: Annotated[Post, Depends(post_or_404)], session: SessionDep) -> PostPublic:
     """One post, with its author and how many comments it has."""
-    assert post.id is not None
-    return read_public_post(session, post.id)
+    return read_public_post(session, post)
 
 
 @router.patch(
@@ -147,8 +142,7 @@ def update_post(
 ) -> PostPublic:
     """Change the title or body of your post; `updated_at` moves if you sent a field."""
     save_changes(session, post, payload.model_dump(exclude_unset=True))
-    assert post.id is not None
-    return read_public_post(session, post.id)
+    return read_public_post(session, post)
 
 
 @router.delete(

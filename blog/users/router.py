@@ -54,7 +54,6 @@ def commit_unique(session: Session, user: User, current_user_id: int | None = No
         session.rollback()
         ensure_available(session, email=email, username=username, current_user_id=current_user_id)
         raise
-    session.refresh(user)
 
 
 @auth_router.post(
