@@ -45,6 +45,13 @@ def render_item(kind: str, item: object, autogen_context: AutogenContext) -> str
 
 
 def run_migrations(connection: Connection) -> None:
+    sqlite_rebuilds_tables = connection.dialect.name == "sqlite" and not connection.in_transaction()
+    if sqlite_rebuilds_tables:
+        # Batch mode rebuilds a SQLite table by copying it and dropping the old one; with foreign
+        # keys on, dropping `users` would delete every post through ON DELETE CASCADE. The pragma
+        # only takes effect outside a transaction; the check afterwards proves nothing dangles.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
@@ -54,6 +61,12 @@ def run_migrations(connection: Connection) -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+    if sqlite_rebuilds_tables:
+        dangling = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+        connection.commit()
+        if dangling:
+            raise RuntimeError(f"rows point at rows that do not exist: {dangling}")
 
 
 def run_migrations_offline() -> None:

@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> None:
         port=options.port,
         reload=options.reload,
         ws_max_size=MAX_FRAME_BYTES,  # larger WebSocket frames are refused (1009) by uvicorn
+        server_header=False,  # no `server: uvicorn`: nothing to tell a scanner which server runs
     )
 
 

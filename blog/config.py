@@ -53,6 +53,17 @@ class Settings(BaseSettings):
     # /health answers 503 after this many seconds without a database answer, however long
     # connecting would take.
     health_check_timeout: float = Field(default=1.5, gt=0, le=30)
+    # No request waits on the database longer than this: PostgreSQL's statement and lock
+    # timeouts (then 503), SQLite's wait for a locked database file.
+    database_statement_timeout: float = Field(default=10, gt=0, le=600)
+    # Request bodies larger than this are refused with 413 before anything reads them.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=100 * 1024 * 1024)
+    # Brute force: this many failed logins for one account from one client within the window,
+    # and that client's logins to that account are refused (429) until the window has passed.
+    login_max_failures: int = Field(default=10, ge=1, le=1000)
+    login_window_seconds: int = Field(default=900, ge=1, le=86_400)
+    # Registrations per client per hour.
+    register_max_per_client: int = Field(default=20, ge=1, le=100_000)
     # None means "not set": development and tests then get a random per-process secret,
     # production refuses to start (see `require_real_secret_in_production`).
     jwt_secret: SecretStr | None = None

@@ -137,7 +137,15 @@ def make_engine(url: str) -> Engine:
     """An engine for `url`: pool and timeouts from settings for PostgreSQL, the settings a
     threaded web server needs for SQLite."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False}, hide_parameters=True)
+        engine = create_engine(
+            url,
+            # `timeout`: how long to wait for another writer's lock on the file (then 503).
+            connect_args={
+                "check_same_thread": False,
+                "timeout": settings.database_statement_timeout,
+            },
+            hide_parameters=True,
+        )
         enable_sqlite_foreign_keys(engine)
         return engine
     return create_engine(
@@ -150,8 +158,28 @@ def make_engine(url: str) -> Engine:
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
         pool_timeout=settings.database_pool_timeout,
-        connect_args={"connect_timeout": settings.database_connect_timeout},
+        connect_args=postgresql_time_limits(),
     )
+
+
+def postgresql_time_limits() -> dict[str, Any]:
+    """libpq connection settings so that no request waits on PostgreSQL for long.
+
+    The server cancels a statement that runs, or waits for a row lock, longer than
+    `DATABASE_STATEMENT_TIMEOUT` (an `OperationalError`, answered 503). A server or network that
+    goes silent cannot answer even that, so TCP keepalives probe an idle connection after a few
+    seconds, and `tcp_user_timeout` gives up on data the other side never acknowledges.
+    """
+    timeout_ms = round(settings.database_statement_timeout * 1000)
+    return {
+        "connect_timeout": settings.database_connect_timeout,
+        "options": f"-c statement_timeout={timeout_ms} -c lock_timeout={timeout_ms}",
+        "keepalives": 1,
+        "keepalives_idle": 5,
+        "keepalives_interval": 2,
+        "keepalives_count": 3,
+        "tcp_user_timeout": timeout_ms,
+    }
 
 
 def describe_database(url: str) -> str:
@@ -178,14 +206,11 @@ def get_engine() -> Engine:
     return engine
 
 
-def save_changes(session: Session, row: SQLModel, changes: dict[str, Any]) -> None:
-    """Apply a PATCH: copy the fields that were sent onto `row`, move its `updated_at`, commit.
-    Nothing sent, nothing written (not even `updated_at`)."""
-    if not changes:
-        return
-    row.sqlmodel_update({**changes, "updated_at": utc_now()})
-    session.add(row)
-    session.commit()
+def apply_changes(row: SQLModel, changes: dict[str, Any]) -> None:
+    """Apply a PATCH: copy the fields that were sent onto `row` and move its `updated_at`.
+    Nothing sent, nothing changed (not even `updated_at`). The route commits."""
+    if changes:
+        row.sqlmodel_update({**changes, "updated_at": utc_now()})
 
 
 def open_session(bind: Engine | Connection) -> Session:

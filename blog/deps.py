@@ -4,8 +4,9 @@ Lesson: FastAPI's dependency injection turns "every route needs X" into a parame
 alias reads like English in a route signature (`session: SessionDep`, `user: CurrentUser`) and keeps
 the rule in one place: `get_current_user` is *authentication* (who are you?), and every route that
 takes `CurrentUser` is refused with 401 before its body runs. *Authorization* (may you touch this?)
-builds on it in the domain routers. Pagination parameters and the `Page[T]` envelope live here too,
-so every list endpoint is bounded the same way.
+builds on it in the domain routers. `commit_or_gone` and `delete_or_gone` answer a write that loses
+a race with a delete (404, or 401 if the account went) instead of a 500. Pagination parameters and
+the `Page[T]` envelope live here too, so every list endpoint is bounded the same way.
 """
 
 from typing import Annotated, Generic, Self, TypeVar
@@ -13,10 +14,12 @@ from typing import Annotated, Generic, Self, TypeVar
 from fastapi import Depends, Path, Query
 from fastapi.security import OAuth2PasswordBearer
 from pydantic import BaseModel, Field
-from sqlmodel import Session
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+from sqlmodel import Session, SQLModel, col, delete, select
 
 from blog.database import get_session
-from blog.errors import InvalidToken, NotAuthenticated
+from blog.errors import DomainError, InvalidToken, NotAuthenticated
 from blog.security import InvalidTokenError, decode_access_token
 from blog.users.models import User
 
@@ -33,14 +36,17 @@ oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/login", auto_error=False)
 
 
 def user_for_token(session: Session, token: str) -> User | None:
-    """The active user a valid token was issued to; None for anything else. A deleted or
-    deactivated account is treated exactly like an expired or forged token."""
+    """The active user a valid, current token was issued to; None for anything else. A deleted or
+    deactivated account, or a token from before the account's last logout or password change
+    (an older token version), is treated exactly like an expired or forged token."""
     try:
-        user_id = decode_access_token(token)
+        claims = decode_access_token(token)
     except InvalidTokenError:
         return None
-    user = session.get(User, user_id) if 1 <= user_id <= MAX_ID else None
-    return user if user is not None and user.is_active else None
+    user = session.get(User, claims.user_id) if 1 <= claims.user_id <= MAX_ID else None
+    if user is None or not user.is_active or user.token_version != claims.token_version:
+        return None
+    return user
 
 
 def get_current_user(
@@ -56,6 +62,44 @@ def get_current_user(
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def lost_race(session: Session, user_id: int | None, gone: DomainError) -> DomainError:
+    """What to answer when a delete by another request got in first: 401 if the signed-in
+    account is what went, `gone` (the post or comment's 404) otherwise."""
+    session.rollback()  # nothing half-written; the session can be used again
+    account_exists = session.exec(select(User.id).where(User.id == user_id)).first()
+    if account_exists is None:
+        return InvalidToken("The account was deleted.")
+    return gone
+
+
+def commit_or_gone(session: Session, user: User, gone: DomainError) -> None:
+    """Commit this request's writes, unless another request deleted what they touch first.
+
+    Between loading a row and committing a change to it, another request may delete it (or the
+    account). The database then refuses: an UPDATE that finds no row (`StaleDataError`), an
+    INSERT whose foreign key points at nothing (`IntegrityError`). Everything is rolled back and
+    the answer is a 401 or `gone`, never a 500.
+    """
+    user_id = user.id  # read now: a failed commit expires every loaded object
+    try:
+        session.commit()
+    except (StaleDataError, IntegrityError):
+        raise lost_race(session, user_id, gone) from None
+
+
+def delete_or_gone(session: Session, user: User, row: SQLModel, gone: DomainError) -> None:
+    """Delete `row` and commit; `gone` (or 401) if another request deleted it first.
+
+    A plain DELETE statement, because it says how many rows it deleted; `session.delete()` would
+    only warn when it found none.
+    """
+    table = type(row)
+    deleted = session.exec(delete(table).where(col(table.id) == row.id))  # type: ignore[attr-defined]
+    if deleted.rowcount == 0:
+        raise lost_race(session, user.id, gone)
+    session.commit()
 
 
 class PageParams(BaseModel):

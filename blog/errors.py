@@ -19,6 +19,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from blog.headers import security_headers
+
 logger = logging.getLogger(__name__)
 
 BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
@@ -46,11 +48,15 @@ class DomainError(Exception):
     code: str = "bad_request"
     headers: dict[str, str] | None = None
 
-    def __init__(self, detail: str, *, code: str | None = None) -> None:
+    def __init__(
+        self, detail: str, *, code: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         if code is not None:
             self.code = code
+        if headers is not None:
+            self.headers = headers
 
 
 class BadRequest(DomainError):
@@ -84,6 +90,16 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class RateLimited(DomainError):
+    """Too many attempts: try again after `retry_after` seconds (sent as `Retry-After`)."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    code = "rate_limited"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})
+
+
 # Errors raised by FastAPI/Starlette themselves (unknown path, wrong method...) carry only a status.
 CODE_FOR_HTTP_STATUS = {
     400: "bad_request",
@@ -101,7 +117,9 @@ ERROR_DESCRIPTIONS = {
     403: "Signed in, but not allowed to do this",
     404: "Not found",
     409: "Conflicts with existing data",
+    413: "The request body is larger than MAX_BODY_BYTES",
     422: "The request failed validation",
+    429: "Too many attempts; `Retry-After` says how many seconds to wait",
     503: "The database is unavailable",
 }
 
@@ -164,9 +182,11 @@ async def handle_database_unavailable(request: Request, error: Exception) -> JSO
 
 async def handle_unexpected_error(request: Request, error: Exception) -> JSONResponse:
     logger.exception("unhandled error during %s %s", request.method, request.url.path)
-    # This answer is sent from outside the request-log middleware, so it adds the id itself.
+    # This answer is sent from outside every middleware, so it adds their headers itself.
+    headers = security_headers(request.url.path)
     request_id = getattr(request.state, "request_id", None)
-    headers = {"X-Request-ID": request_id} if request_id else None
+    if request_id:
+        headers["X-Request-ID"] = request_id
     return error_json(500, "Internal server error.", "internal_error", headers)
 
 

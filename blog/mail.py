@@ -3,8 +3,9 @@
 Lesson: work the response does not need to wait for. `register` adds `send_welcome_email` to
 FastAPI's `BackgroundTasks`; it runs after the 201 has gone out, in the threadpool (smtplib is
 blocking). A failure here must never undo or fail the registration, so it is caught and logged.
-The backend comes from settings: `console` logs the message (development), `smtp` sends it through
-any SMTP server (host, port, login, STARTTLS).
+The backend comes from settings: `console` logs the message (in development only; elsewhere it
+logs just the user's id, since logs are kept and addresses are personal data), `smtp` sends it
+through any SMTP server (host, port, login, STARTTLS). Logs name users by id, never by address.
 
 When to move to a real queue: BackgroundTasks live in the web process, so a restart loses the work
 and nothing retries. Once an email *must* arrive, or jobs need retries, schedules or their own
@@ -51,15 +52,24 @@ def send_with_smtp(message: EmailMessage) -> None:
         smtp.send_message(message)
 
 
-def send_welcome_email(to: str, username: str) -> None:
+def send_welcome_email(user_id: int, to: str, username: str) -> None:
     """Send (or, with the console backend, log) the welcome email; never raise."""
     message = welcome_message(to, username)
     if settings.email_backend == "console":
-        logger.info("email to %s: %s\n%s", to, message["Subject"], message.get_content())
+        show_on_console(user_id, message)
         return
     try:
         send_with_smtp(message)
     except (OSError, smtplib.SMTPException) as error:  # refused, timed out, rejected, TLS...
-        logger.error("welcome email to user %s not sent: %r", username, error)
+        logger.error("welcome email to user %s not sent: %r", user_id, error)
         return
-    logger.info("welcome email sent to user %s", username)
+    logger.info("welcome email sent to user %s", user_id)
+
+
+def show_on_console(user_id: int, message: EmailMessage) -> None:
+    """The console backend: in development, the whole email in the log, so you can read it.
+    Anywhere else logs are kept and shipped, so they name the user by id and nothing more."""
+    if settings.environment == "development":
+        logger.info("email to %s: %s\n%s", message["To"], message["Subject"], message.get_content())
+    else:
+        logger.info("email to user %s not shown (console backend outside development)", user_id)

@@ -1,7 +1,8 @@
 """The application: where routers, error handlers, middleware and the docs are put together.
 
 Lesson: `main.py` wires things up and holds no business rules. Each domain brings its own router;
-`errors.py` brings the error handlers; `logs.py` the request log; the interactive docs (`/docs`,
+`errors.py` brings the error handlers; `logs.py` the request log; `headers.py` and
+`body_limit.py` the protections every response and request get; the interactive docs (`/docs`,
 `/redoc`) are served with their JavaScript and CSS from this app rather than a CDN, so they work
 offline. On start-up it logs one line saying which environment and database it runs against.
 """
@@ -14,13 +15,13 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
-from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from blog.body_limit import BodySizeLimit
 from blog.comments.router import comments_router, post_comments_router
 from blog.config import settings
 from blog.database import describe_database
 from blog.errors import install_error_handlers
+from blog.headers import SecurityHeaders
 from blog.health import router as health_router
 from blog.logs import RequestLogMiddleware, configure_logging
 from blog.posts.router import router as posts_router
@@ -48,37 +49,6 @@ TAGS = [
     },
     {"name": "health", "description": "Is the API up, and can it reach its database?"},
 ]
-
-
-# The docs pages may load scripts, styles, images and fonts from this app only. ReDoc's bundle
-# always shows a logo from its makers' CDN; this policy stops the browser from fetching it, so
-# the docs work, and stay quiet, on a machine without internet.
-DOCS_CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; img-src 'self' data:; font-src 'self' data:; "
-    "style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; "
-    "worker-src 'self' blob:; connect-src 'self'"
-)
-DOCS_PAGES = ("/docs", "/redoc")
-
-
-class DocsContentSecurityPolicy:
-    """ASGI middleware: adds `DOCS_CONTENT_SECURITY_POLICY` to the docs pages' responses."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] not in DOCS_PAGES:
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_policy(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers["Content-Security-Policy"] = DOCS_CONTENT_SECURITY_POLICY
-            await send(message)
-
-        await self.app(scope, receive, send_with_policy)
 
 
 def operation_id(route: APIRoute) -> str:
@@ -114,6 +84,9 @@ def create_app() -> FastAPI:
         openapi_tags=TAGS,
         generate_unique_id_function=operation_id,
         swagger_ui_parameters={"persistAuthorization": True},
+        # `/posts/` is a 404: Starlette's redirect to `/posts` would take its host from the
+        # request's Host header, which anyone can set (an open redirect).
+        redirect_slashes=False,
     )
     install_error_handlers(app)
     if settings.cors_origins:
@@ -123,8 +96,11 @@ def create_app() -> FastAPI:
             allow_methods=["*"],
             allow_headers=["*"],
         )
-    app.add_middleware(DocsContentSecurityPolicy)
-    app.add_middleware(RequestLogMiddleware)  # added last: the outermost, so it times everything
+    # The last added is the outermost: the request log times everything, every response gets
+    # the security headers, and an oversized body is refused before anything else runs.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestLogMiddleware)
     app.include_router(auth_router)
     app.include_router(users_router)
     app.include_router(posts_router)

@@ -3,7 +3,8 @@
 Lesson: a WebSocket stays open, so the server pushes when something happens. `/ws/notify` echoes
 (the course's first socket). `/ws/notifications?token=<JWT>` authenticates once, says `{"type":
 "ready"}`, then pushes JSON events: `comment.created` when someone else comments on one of your
-posts. The `NotificationHub` keeps each process's open sockets per user. With one process,
+posts. When an account's tokens end (logout, password change, deleted account) its sockets close
+with 1008. The `NotificationHub` keeps each process's open sockets per user. With one process,
 publishing delivers to them directly. With several (uvicorn `--workers`, Railway replicas) the
 commenter's request may land on a process that does not hold the author's socket, so with
 `REDIS_URL` set every event goes through a Redis pub/sub channel that every process listens to, and
@@ -59,14 +60,28 @@ class NotificationHub:
 
     async def publish(self, user_id: int, event: dict[str, Any]) -> None:
         """Send `event` to every socket of `user_id`, in this process or (Redis) any other."""
+        await self._broadcast({"user_id": user_id, "event": event})
+
+    async def sign_out(self, user_id: int) -> None:
+        """Close every socket of `user_id` (1008), in this process or any other: their tokens
+        have ended (logout, password change, deleted account)."""
+        await self._broadcast({"user_id": user_id, "sign_out": True})
+
+    async def _broadcast(self, message: dict[str, Any]) -> None:
         if self._redis is None:
-            await self.deliver(user_id, event)
+            await self._handle(message)
             return
         try:
-            await self._redis.publish(CHANNEL, json.dumps({"user_id": user_id, "event": event}))
+            await self._redis.publish(CHANNEL, json.dumps(message))
         except (redis.RedisError, OSError) as error:
             logger.warning("redis publish failed, delivering in this process only: %r", error)
-            await self.deliver(user_id, event)
+            await self._handle(message)
+
+    async def _handle(self, message: dict[str, Any]) -> None:
+        if message.get("sign_out"):
+            await self.close_sockets(message["user_id"])
+        else:
+            await self.deliver(message["user_id"], message["event"])
 
     async def deliver(self, user_id: int, event: dict[str, Any]) -> None:
         for socket in list(self._sockets.get(user_id, ())):
@@ -74,6 +89,12 @@ class NotificationHub:
                 await socket.send_json(event)
             except (WebSocketDisconnect, RuntimeError, OSError):
                 self.remove(user_id, socket)  # it went away between our look and our send
+
+    async def close_sockets(self, user_id: int) -> None:
+        for socket in list(self._sockets.get(user_id, ())):
+            self.remove(user_id, socket)
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+                await socket.close(status.WS_1008_POLICY_VIOLATION, "signed out")
 
     async def start(self, redis_url: str) -> None:
         self._redis = redis.from_url(redis_url)
@@ -101,8 +122,7 @@ class NotificationHub:
                     ready.set()
                     async for message in pubsub.listen():
                         if message["type"] == "message":
-                            published = json.loads(message["data"])
-                            await self.deliver(published["user_id"], published["event"])
+                            await self._handle(json.loads(message["data"]))
             except (redis.RedisError, OSError) as error:
                 ready.set()
                 logger.warning("redis subscription lost, retrying in 1 s: %r", error)
@@ -173,6 +193,11 @@ async def notifications(socket: WebSocket, session: SessionDep, token: str | Non
         return
     hub.add(user_id, socket)
     try:
+        # A logout between the check above and `hub.add` closed the account's sockets without
+        # this one; now that it hears every later one, check the token once more.
+        if await anyio.to_thread.run_sync(active_user_id, session, token) is None:
+            await socket.close(status.WS_1008_POLICY_VIOLATION, "a valid token is required")
+            return
         # Tells the client that from now on it will hear every event (nothing was missed since).
         await socket.send_json({"type": "ready", "user_id": user_id})
         guard = FrameGuard(socket)

@@ -35,6 +35,7 @@ from sqlalchemy import Connection, Engine, event, make_url, text
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel, create_engine
 
+from blog import rate_limits
 from blog.config import normalise_database_url
 from blog.database import enable_sqlite_foreign_keys, get_engine, get_session, open_session
 from blog.main import app
@@ -68,6 +69,13 @@ class Account:
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits() -> None:
+    """Every test starts with no login or registration counted (the counters live in the
+    process, and every test's client has the same address)."""
+    rate_limits.counters.cache_clear()
 
 
 @pytest.fixture(scope="session")
@@ -141,6 +149,23 @@ def client_on(engine: Engine, bind: Engine | Connection) -> Iterator[TestClient]
 def client(engine: Engine, bind: Engine | Connection) -> Iterator[TestClient]:
     with client_on(engine, bind) as client:
         yield client
+
+
+class ExplodingSession:
+    def __init__(self) -> None:
+        raise RuntimeError("secret internals: password=hunter2")
+
+
+def exploding_session() -> Iterator[Session]:
+    yield ExplodingSession()  # type: ignore[misc]
+
+
+@pytest.fixture
+def broken_client(client: TestClient) -> Iterator[TestClient]:
+    """A client whose every database session raises a bug, as an unexpected error would."""
+    app.dependency_overrides[get_session] = exploding_session
+    with TestClient(app, raise_server_exceptions=False) as broken:
+        yield broken
 
 
 def register(

@@ -8,6 +8,7 @@ import subprocess
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -53,6 +54,25 @@ def request(
         return status, json.loads(body)
     except ValueError:
         return status, body
+
+
+def response_headers(url: str) -> dict[str, str]:
+    """The headers of a GET's answer, names in lower case."""
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return {name.lower(): value for name, value in response.headers.items()}
+
+
+def post_form(url: str, fields: dict[str, str]) -> tuple[int, dict[str, str]]:
+    """(status, headers with lower-case names) for a POST of an HTML form (`/auth/login`)."""
+    data = urllib.parse.urlencode(fields).encode()
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    prepared = urllib.request.Request(url, data, headers, method="POST")
+    try:
+        with urllib.request.urlopen(prepared, timeout=30) as response:
+            status, headers = response.status, response.headers
+    except urllib.error.HTTPError as error:
+        status, headers = error.code, error.headers
+    return status, {name.lower(): value for name, value in headers.items()}
 
 
 def wait_until_healthy(base_url: str, server: subprocess.Popen[str], seconds: float = 30) -> None:

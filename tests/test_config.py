@@ -176,3 +176,20 @@ def test_an_unreachable_database_is_described_in_one_masked_line() -> None:
         "DATABASE_URL: cannot connect to postgresql+psycopg://blog:***@db.internal:5432/railway: "
         "connection refused"
     )
+
+
+def test_every_setting_is_documented_in_env_example_and_the_readme() -> None:
+    env_example = (REPO_ROOT / ".env.example").read_text()
+    readme = (REPO_ROOT / "README.md").read_text()
+    for name in Settings.model_fields:
+        variable = name.upper()
+        assert f"\n{variable}=" in env_example, f"{variable} is missing from .env.example"
+        assert f"`{variable}`" in readme, f"{variable} is missing from the README"
+
+
+def test_the_hardening_defaults() -> None:
+    defaults = {name: field.default for name, field in Settings.model_fields.items()}
+    assert defaults["max_body_bytes"] == 1024 * 1024
+    assert defaults["database_statement_timeout"] == 10
+    assert (defaults["login_max_failures"], defaults["login_window_seconds"]) == (10, 900)
+    assert defaults["register_max_per_client"] == 20

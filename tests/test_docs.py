@@ -97,7 +97,7 @@ def test_every_operation_has_a_summary_a_description_and_a_stable_id(
         assert operation.get("description"), (method, path)
         assert operation["operationId"].startswith(operation["tags"][0] + "-")
         ids.add(operation["operationId"])
-    assert len(ids) == len(operations(openapi)) == 19
+    assert len(ids) == len(operations(openapi)) == 20
 
 
 def test_every_request_body_has_an_example(openapi: dict[str, Any]) -> None:
@@ -143,6 +143,7 @@ def test_only_signed_in_operations_ask_for_a_token(openapi: dict[str, Any]) -> N
         if operation.get("security")
     }
     assert secured == {
+        ("POST", "/auth/logout"),
         ("GET", "/users/me"),
         ("PATCH", "/users/me"),
         ("DELETE", "/users/me"),

@@ -41,23 +41,6 @@ def test_a_body_with_the_wrong_content_type_is_a_422(client: TestClient) -> None
     assert_error(response, 422, "validation_error")
 
 
-class ExplodingSession:
-    def __init__(self) -> None:
-        raise RuntimeError("secret internals: password=hunter2")
-
-
-def exploding_session() -> Iterator[Session]:
-    yield ExplodingSession()  # type: ignore[misc]
-
-
-@pytest.fixture
-def broken_client(client: TestClient) -> Iterator[TestClient]:
-    """A client whose every database session raises a bug, as an unexpected error would."""
-    app.dependency_overrides[get_session] = exploding_session
-    with TestClient(app, raise_server_exceptions=False) as broken:
-        yield broken
-
-
 def test_an_unexpected_error_is_a_500_without_internals(
     broken_client: TestClient, caplog: pytest.LogCaptureFixture
 ) -> None:

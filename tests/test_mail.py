@@ -70,12 +70,28 @@ def register(client: TestClient) -> int:
     return client.post("/auth/register", json=body).status_code
 
 
-def test_console_backend_logs_the_welcome_email(
-    client: TestClient, caplog: pytest.LogCaptureFixture
+def test_console_backend_logs_the_welcome_email_in_development(
+    client: TestClient, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(settings, "environment", "development")
     with caplog.at_level(logging.INFO, logger="blog.mail"):
         assert register(client) == 201
     assert "email to ada@example.com: Welcome to blog, ada!" in caplog.text
+
+
+@pytest.mark.parametrize("environment", ["test", "production"])
+def test_console_backend_names_the_user_by_id_only_outside_development(
+    environment: str,
+    client: TestClient,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(settings, "environment", environment)
+    with caplog.at_level(logging.INFO, logger="blog.mail"):
+        assert register(client) == 201
+    assert "email to user 1 not shown (console backend outside development)" in caplog.text
+    assert "ada@example.com" not in caplog.text
+    assert "Welcome to blog" not in caplog.text
 
 
 def test_smtp_backend_delivers_the_welcome_email(client: TestClient, inbox: Inbox) -> None:
@@ -129,7 +145,8 @@ def test_an_unreachable_smtp_server_does_not_fail_registration(
 ) -> None:
     with caplog.at_level(logging.ERROR, logger="blog.mail"):
         assert register(client) == 201  # nothing listens on the port
-    assert "welcome email to user ada not sent" in caplog.text
+    assert "welcome email to user 1 not sent" in caplog.text
+    assert "ada" not in caplog.text  # logs name users by id: no email, no username
     assert (
         client.post("/auth/login", data={"username": "ada", "password": PASSWORD}).status_code
         == 200

@@ -11,7 +11,14 @@ from sqlalchemy import create_engine, inspect
 import blog.__main__ as blog_main
 from blog.config import settings
 from tests.conftest import PASSWORD
-from tests.servers import REPO_ROOT, free_port, request, running, wait_until_healthy
+from tests.servers import (
+    REPO_ROOT,
+    free_port,
+    request,
+    response_headers,
+    running,
+    wait_until_healthy,
+)
 
 
 def test_main_applies_migrations_then_serves(
@@ -24,7 +31,13 @@ def test_main_applies_migrations_then_serves(
 
     blog_main.main(["--host", "0.0.0.0", "--port", "9001", "--reload"])
 
-    assert served == {"host": "0.0.0.0", "port": 9001, "reload": True, "ws_max_size": 65536}
+    assert served == {
+        "host": "0.0.0.0",
+        "port": 9001,
+        "reload": True,
+        "ws_max_size": 65536,
+        "server_header": False,
+    }
     engine = create_engine(f"sqlite:///{database}")
     assert {"users", "posts", "comments"} <= set(inspect(engine).get_table_names())
     engine.dispose()
@@ -57,6 +70,9 @@ def test_python_m_blog_serves_a_fresh_sqlite_database(tmp_path: Path) -> None:
         assert request(f"{base_url}/auth/register", "POST", body)[0] == 201
         status, page = request(f"{base_url}/docs")
         assert status == 200 and b"/static-offline-docs/swagger-ui-bundle.js" in page
+        headers = response_headers(f"{base_url}/health")
+        assert "server" not in headers  # no `server: uvicorn` for scanners
+        assert headers["x-content-type-options"] == "nosniff"
     assert f"docs at http://127.0.0.1:{port}/docs" in server.output  # type: ignore[attr-defined]
 
 

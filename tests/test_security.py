@@ -2,12 +2,15 @@
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import jwt
 import pytest
 from sqlmodel import Session
 
+from blog.config import settings
 from blog.database import UTCDateTime, utc_now
 from blog.security import (
     InvalidTokenError,
+    TokenClaims,
     create_access_token,
     decode_access_token,
     hash_password,
@@ -31,8 +34,17 @@ def test_a_password_bcrypt_would_truncate_never_verifies() -> None:
     assert not verify_password("a" * 73, hash_password("a" * 72))
 
 
-def test_a_token_decodes_to_its_user_id() -> None:
-    assert decode_access_token(create_access_token(42)) == 42
+def test_a_token_decodes_to_its_user_id_and_token_version() -> None:
+    assert decode_access_token(create_access_token(42, 7)) == TokenClaims(
+        user_id=42, token_version=7
+    )
+
+
+def test_a_token_without_a_version_is_invalid() -> None:
+    claims = {"sub": "42", "iat": utc_now(), "exp": utc_now() + timedelta(minutes=5)}
+    token = jwt.encode(claims, settings.jwt_secret_value, algorithm=settings.jwt_algorithm)
+    with pytest.raises(InvalidTokenError, match="ver"):
+        decode_access_token(token)
 
 
 def test_a_garbage_token_raises_invalid_token_error() -> None:

@@ -31,7 +31,10 @@ class CommentBase(SQLModel):
 
 class Comment(CommentBase, table=True):
     __tablename__ = "comments"
-    __table_args__ = (Index("ix_comments_post_id_created_at_id", "post_id", "created_at", "id"),)
+    __table_args__ = (
+        Index("ix_comments_post_id_created_at_id", "post_id", "created_at", "id"),
+        {"sqlite_autoincrement": True},  # ids are never reused, on SQLite too
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     post_id: int = Field(foreign_key="posts.id", ondelete="CASCADE")

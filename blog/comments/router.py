@@ -20,11 +20,19 @@ from blog.comments.models import (
     CommentPublic,
     CommentUpdate,
 )
-from blog.database import new_row_times, save_changes
-from blog.deps import CurrentUser, IdPath, Page, Pagination, SessionDep
+from blog.database import apply_changes, new_row_times
+from blog.deps import (
+    CurrentUser,
+    IdPath,
+    Page,
+    Pagination,
+    SessionDep,
+    commit_or_gone,
+    delete_or_gone,
+)
 from blog.errors import Forbidden, NotFound, error_responses
 from blog.posts.models import Post
-from blog.posts.router import post_or_404
+from blog.posts.router import post_not_found, post_or_404
 from blog.realtime import hub
 from blog.users.models import UserPublic
 
@@ -36,16 +44,24 @@ comments_router = APIRouter(prefix="/comments", tags=["comments"], responses=err
 PostInPath = Annotated[Post, Depends(post_or_404)]
 
 
+def comment_not_found() -> NotFound:
+    return NotFound("Comment not found.")
+
+
 def read_public_comment(session: Session, comment: Comment) -> Comment:
-    """The comment with its author loaded, ready to become `CommentPublic`, in one query."""
+    """The comment with its author loaded, ready to become `CommentPublic`, in one query; 404
+    if another request has deleted it meanwhile."""
     query = select(Comment).options(joinedload(Comment.author)).where(Comment.id == comment.id)  # type: ignore[arg-type]
-    return session.exec(query).one()
+    found = session.exec(query).first()
+    if found is None:
+        raise comment_not_found()
+    return found
 
 
 def comment_or_404(comment_id: IdPath, session: SessionDep) -> Comment:
     comment = session.get(Comment, comment_id)
     if comment is None:
-        raise NotFound("Comment not found.")
+        raise comment_not_found()
     return comment
 
 
@@ -63,7 +79,9 @@ def deletable_comment(
     if comment.author_id != user.id:
         post_author_id = session.exec(
             select(Post.author_id).where(Post.id == comment.post_id)
-        ).one()
+        ).first()
+        if post_author_id is None:  # the post, and so the comment, was deleted meanwhile
+            raise comment_not_found()
         if post_author_id != user.id:
             raise Forbidden("Only the comment's author or the post's author may delete it.")
     return comment
@@ -97,7 +115,7 @@ def list_comments(post: PostInPath, session: SessionDep, page: Pagination) -> Pa
     summary="Comment on a post",
     status_code=status.HTTP_201_CREATED,
     response_model=CommentPublic,
-    responses=error_responses(400, 401, 404, 422),
+    responses=error_responses(400, 401, 404, 413, 422),
 )
 def create_comment(
     payload: CommentCreate,
@@ -105,13 +123,13 @@ def create_comment(
     post: PostInPath,
     session: SessionDep,
     background_tasks: BackgroundTasks,
-) -> Comment:
+) -> CommentPublic:
     """Comment on a post. The post's author, if it is someone else, is notified on
     `/ws/notifications` (after the response has been sent)."""
     server_side = {"post_id": post.id, "author_id": user.id, **new_row_times()}
     comment = Comment.model_validate(payload, update=server_side)
     session.add(comment)
-    session.commit()
+    commit_or_gone(session, user, post_not_found())
     assert comment.id is not None  # for the event below; the insert gave it one
     if post.author_id != user.id:
         event = CommentCreatedEvent(
@@ -121,7 +139,8 @@ def create_comment(
             created_at=comment.created_at,
         )
         background_tasks.add_task(hub.publish, post.author_id, event.model_dump(mode="json"))
-    return read_public_comment(session, comment)
+    # Answered from what was just written: the author is you.
+    return CommentPublic.model_validate(comment, update={"author": user})
 
 
 @comments_router.get(
@@ -141,14 +160,19 @@ def read_comment(
     "/{comment_id}",
     summary="Edit your comment",
     response_model=CommentPublic,
-    responses=error_responses(400, 401, 403, 404, 422),
+    responses=error_responses(400, 401, 403, 404, 413, 422),
 )
 def update_comment(
-    payload: CommentUpdate, comment: Annotated[Comment, Depends(own_comment)], session: SessionDep
-) -> Comment:
+    payload: CommentUpdate,
+    comment: Annotated[Comment, Depends(own_comment)],
+    user: CurrentUser,
+    session: SessionDep,
+) -> CommentPublic:
     """Change your comment; `updated_at` moves if you sent the body."""
-    save_changes(session, comment, payload.model_dump(exclude_unset=True))
-    return read_public_comment(session, comment)
+    apply_changes(comment, payload.model_dump(exclude_unset=True))
+    commit_or_gone(session, user, comment_not_found())
+    # Answered from the row just written: `own_comment` made sure its author is you.
+    return CommentPublic.model_validate(comment, update={"author": user})
 
 
 @comments_router.delete(
@@ -158,9 +182,10 @@ def update_comment(
     responses=error_responses(401, 403, 404, 422),
 )
 def delete_comment(
-    comment: Annotated[Comment, Depends(deletable_comment)], session: SessionDep
+    comment: Annotated[Comment, Depends(deletable_comment)],
+    user: CurrentUser,
+    session: SessionDep,
 ) -> Response:
     """Delete a comment you wrote, or one on your post."""
-    session.delete(comment)
-    session.commit()
+    delete_or_gone(session, user, comment, comment_not_found())
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -39,6 +39,7 @@ class Post(PostBase, table=True):
     __table_args__ = (
         Index("ix_posts_created_at_id", "created_at", "id"),
         Index("ix_posts_author_id_created_at_id", "author_id", "created_at", "id"),
+        {"sqlite_autoincrement": True},  # ids are never reused, on SQLite too
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -2,9 +2,10 @@
 
 Lesson: authorization as a chain of dependencies. `post_or_404` loads the post named in the path
 or answers 404; `owned_post` builds on it and on `CurrentUser` and answers 403 unless you wrote the
-post. Routes then only do their job. Lists are paged, newest first with `id` as the tie-breaker so
-pages never repeat or skip a post, and each page is two SQL statements whatever its size: one to
-count, one for the posts with their authors (a join) and comment counts (a subquery).
+post. Routes then only do their job, and a write that loses a race with a delete is a 404, never
+a 500 (`commit_or_gone` in `blog/deps.py`). Lists are paged, newest first with `id` as the
+tie-breaker so pages never repeat or skip a post, and each page is two SQL statements whatever its
+size: one to count, one for the posts with their authors (a join) and comment counts (a subquery).
 """
 
 from typing import Annotated
@@ -14,8 +15,17 @@ from sqlalchemy import ColumnElement, Select, literal
 from sqlalchemy.orm import joinedload
 from sqlmodel import Session, SQLModel, col, func, or_, select
 
-from blog.database import NO_NUL_CHARACTER, new_row_times, save_changes
-from blog.deps import MAX_ID, CurrentUser, IdPath, Page, Pagination, SessionDep
+from blog.database import NO_NUL_CHARACTER, apply_changes, new_row_times
+from blog.deps import (
+    MAX_ID,
+    CurrentUser,
+    IdPath,
+    Page,
+    Pagination,
+    SessionDep,
+    commit_or_gone,
+    delete_or_gone,
+)
 from blog.errors import Forbidden, NotFound, error_responses
 from blog.posts.models import Post, PostCreate, PostPublic, PostUpdate
 
@@ -46,15 +56,22 @@ def to_public(post: Post, count: int) -> PostPublic:
     return PostPublic.model_validate(post, update={"comment_count": count})
 
 
+def post_not_found() -> NotFound:
+    return NotFound("Post not found.")
+
+
 def read_public_post(session: Session, post: Post) -> PostPublic:
-    row = session.exec(select_public_posts().where(Post.id == post.id)).one()  # type: ignore[call-overload]
+    """The post as the API shows it; 404 if another request has deleted it meanwhile."""
+    row = session.exec(select_public_posts().where(Post.id == post.id)).first()  # type: ignore[call-overload]
+    if row is None:
+        raise post_not_found()
     return to_public(*row)
 
 
 def post_or_404(post_id: IdPath, session: SessionDep) -> Post:
     post = session.get(Post, post_id)
     if post is None:
-        raise NotFound("Post not found.")
+        raise post_not_found()
     return post
 
 
@@ -110,14 +127,15 @@ def list_posts(
     summary="Write a post",
     status_code=status.HTTP_201_CREATED,
     response_model=PostPublic,
-    responses=error_responses(400, 401, 422),
+    responses=error_responses(400, 401, 413, 422),
 )
 def create_post(payload: PostCreate, user: CurrentUser, session: SessionDep) -> PostPublic:
     """Write a post; you are its author."""
     post = Post.model_validate(payload, update={"author_id": user.id, **new_row_times()})
     session.add(post)
-    session.commit()
-    return read_public_post(session, post)
+    commit_or_gone(session, user, post_not_found())
+    # Answered from what was just written: the author is you, and nobody has commented yet.
+    return PostPublic.model_validate(post, update={"author": user, "comment_count": 0})
 
 
 @router.get(
@@ -135,13 +153,17 @@ def read_post(post: Annotated[Post, Depends(post_or_404)], session: SessionDep) 
     "/{post_id}",
     summary="Edit your post",
     response_model=PostPublic,
-    responses=error_responses(400, 401, 403, 404, 422),
+    responses=error_responses(400, 401, 403, 404, 413, 422),
 )
 def update_post(
-    payload: PostUpdate, post: Annotated[Post, Depends(owned_post)], session: SessionDep
+    payload: PostUpdate,
+    post: Annotated[Post, Depends(owned_post)],
+    user: CurrentUser,
+    session: SessionDep,
 ) -> PostPublic:
     """Change the title or body of your post; `updated_at` moves if you sent a field."""
-    save_changes(session, post, payload.model_dump(exclude_unset=True))
+    apply_changes(post, payload.model_dump(exclude_unset=True))
+    commit_or_gone(session, user, post_not_found())
     return read_public_post(session, post)
 
 
@@ -151,8 +173,9 @@ def update_post(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(401, 403, 404, 422),
 )
-def delete_post(post: Annotated[Post, Depends(owned_post)], session: SessionDep) -> Response:
+def delete_post(
+    post: Annotated[Post, Depends(owned_post)], user: CurrentUser, session: SessionDep
+) -> Response:
     """Delete your post; its comments go with it (ON DELETE CASCADE)."""
-    session.delete(post)
-    session.commit()
+    delete_or_gone(session, user, post, post_not_found())
     return Response(status_code=status.HTTP_204_NO_CONTENT)

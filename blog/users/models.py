@@ -81,6 +81,9 @@ class UserBase(SQLModel):
 
 class User(UserBase, table=True):
     __tablename__ = "users"
+    # SQLite hands out the highest id again after a delete unless told AUTOINCREMENT; a token of a
+    # deleted account would then sign in as the next one. PostgreSQL's sequences never reuse ids.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(max_length=320, unique=True)
@@ -90,6 +93,9 @@ class User(UserBase, table=True):
     username_key: str = Field(default="", max_length=30, unique=True)
     password_hash: str = Field(max_length=60)
     is_active: bool = True
+    # Every token carries the version it was issued under; logging out or changing the password
+    # moves the version on, which ends every token issued before (see `blog/deps.py`).
+    token_version: int = 0
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, nullable=False)
 
 

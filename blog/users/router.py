@@ -2,20 +2,38 @@
 
 Lesson: authentication end to end. Registration validates input (see `models.py`), hashes the
 password and answers with a token; login checks a password form (so Swagger UI's Authorize button
-works) and spends the same bcrypt time whether or not the account exists. Routes that take
-`CurrentUser` only run for a valid token. Uniqueness is checked before writing for a clear 409, and
-enforced by the database for the race two simultaneous requests could still win.
+works) and spends the same bcrypt time whether or not the account exists; both are rate limited
+(`blog/rate_limits.py`). Routes that take `CurrentUser` only run for a valid token; logging out
+and changing the password end every token of the account. Uniqueness is checked before writing
+for a clear 409, and enforced by the database for the race two simultaneous requests could still
+win.
 """
 
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Form, Response, status
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, func, or_, select
 
-from blog.deps import CurrentUser, IdPath, Page, Pagination, SessionDep
-from blog.errors import BadRequest, Conflict, NotFound, error_responses
+from blog.deps import (
+    CurrentUser,
+    IdPath,
+    Page,
+    Pagination,
+    SessionDep,
+    commit_or_gone,
+    delete_or_gone,
+)
+from blog.errors import BadRequest, Conflict, InvalidToken, NotFound, error_responses
 from blog.mail import send_welcome_email
+from blog.rate_limits import (
+    ClientAddress,
+    count_login_attempt,
+    count_registration,
+    forget_login_attempts,
+)
+from blog.realtime import hub
 from blog.security import create_access_token, dummy_password_hash, hash_password, verify_password
 from blog.users.models import (
     LoginForm,
@@ -54,6 +72,22 @@ def commit_unique(session: Session, user: User, current_user_id: int | None = No
         session.rollback()
         ensure_available(session, email=email, username=username, current_user_id=current_user_id)
         raise
+    except StaleDataError:  # the account was deleted by another request meanwhile
+        session.rollback()
+        raise InvalidToken("The account was deleted.") from None
+
+
+def token_for(user: User) -> Token:
+    assert user.id is not None  # a stored user has one
+    return Token(access_token=create_access_token(user.id, user.token_version))
+
+
+def end_every_token(user: User, background_tasks: BackgroundTasks) -> None:
+    """Every token issued to `user` so far stops working once this is committed, and their
+    notification sockets close (after the response, on every process)."""
+    user.token_version += 1
+    assert user.id is not None
+    background_tasks.add_task(hub.sign_out, user.id)
 
 
 @auth_router.post(
@@ -61,32 +95,46 @@ def commit_unique(session: Session, user: User, current_user_id: int | None = No
     summary="Register a new account",
     status_code=status.HTTP_201_CREATED,
     response_model=Token,
-    responses=error_responses(400, 409, 422),
+    responses=error_responses(400, 409, 413, 422, 429),
 )
 def register(
-    payload: UserRegister, session: SessionDep, background_tasks: BackgroundTasks
+    payload: UserRegister,
+    session: SessionDep,
+    background_tasks: BackgroundTasks,
+    client: ClientAddress,
 ) -> Token:
-    """Create an account and sign in to it. A welcome email follows (after the response)."""
+    """Create an account and sign in to it. A welcome email follows (after the response).
+    Each address may register `REGISTER_MAX_PER_CLIENT` times an hour (then 429)."""
+    count_registration(client)
+    # Hashed before the first query, so no pooled connection waits idle while bcrypt works.
+    password_hash = hash_password(payload.password)
     ensure_available(session, email=payload.email, username=payload.username)
-    user = User.model_validate(payload, update={"password_hash": hash_password(payload.password)})
+    user = User.model_validate(payload, update={"password_hash": password_hash})
     commit_unique(session, user)
     assert user.id is not None
-    background_tasks.add_task(send_welcome_email, user.email, user.username)
-    return Token(access_token=create_access_token(user.id))
+    background_tasks.add_task(send_welcome_email, user.id, user.email, user.username)
+    return token_for(user)
 
 
 @auth_router.post(
     "/login",
     summary="Log in: trade email or username and password for a token",
     response_model=Token,
-    responses=error_responses(400, 422),
+    responses=error_responses(400, 413, 422, 429),
 )
-def login(form: Annotated[LoginForm, Form()], session: SessionDep) -> Token:
-    """Exchange an email or username and a password for a bearer token."""
+def login(form: Annotated[LoginForm, Form()], session: SessionDep, client: ClientAddress) -> Token:
+    """Exchange an email or username and a password for a bearer token. After
+    `LOGIN_MAX_FAILURES` failures for one account from one address, 429 for a while."""
     identifier = form.username.strip().lower()
     user = session.exec(
         select(User).where(or_(User.email == identifier, User.username_key == identifier))
     ).first()
+    # By email or by username, one account is one count; an unknown name counts by its text.
+    account = f"user:{user.id}" if user is not None else f"name:{identifier}"
+    # Done with the database: its connection goes back to the pool before the slow part, so a
+    # flood of logins waiting for bcrypt cannot hold every connection that reads need.
+    session.close()
+    count_login_attempt(account, client)  # before bcrypt: a refused guess costs nothing
     if user is None:
         verify_password(form.password, dummy_password_hash())  # same time as a real check
         password_ok = False
@@ -94,8 +142,22 @@ def login(form: Annotated[LoginForm, Form()], session: SessionDep) -> Token:
         password_ok = verify_password(form.password, user.password_hash)
     if user is None or not password_ok or not user.is_active:
         raise BadRequest("Incorrect email/username or password.", code="invalid_credentials")
-    assert user.id is not None
-    return Token(access_token=create_access_token(user.id))
+    forget_login_attempts(account, client)
+    return token_for(user)
+
+
+@auth_router.post(
+    "/logout",
+    summary="Log out everywhere: end every token of your account",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(401),
+)
+def logout(user: CurrentUser, session: SessionDep, background_tasks: BackgroundTasks) -> Response:
+    """End every token of your account, this one included, on every device; your open
+    notification sockets close. Log in again for a new token."""
+    end_every_token(user, background_tasks)
+    commit_or_gone(session, user, InvalidToken("The account was deleted."))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @users_router.get(
@@ -110,7 +172,7 @@ def read_me(user: CurrentUser) -> User:
     "/me",
     summary="Update your account",
     response_model=UserPrivate,
-    responses=error_responses(400, 401, 409, 422),
+    responses=error_responses(400, 401, 409, 413, 422),
 )
 def update_me(payload: UserUpdateMe, user: CurrentUser, session: SessionDep) -> User:
     """Change your username, email or bio; fields you leave out stay as they are."""
@@ -130,15 +192,22 @@ def update_me(payload: UserUpdateMe, user: CurrentUser, session: SessionDep) -> 
     "/me/password",
     summary="Change your password",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=error_responses(400, 401, 422),
+    responses=error_responses(400, 401, 413, 422),
 )
-def change_password(payload: PasswordChange, user: CurrentUser, session: SessionDep) -> Response:
-    """Change your password; the current one is required. Tokens already issued stay valid."""
+def change_password(
+    payload: PasswordChange,
+    user: CurrentUser,
+    session: SessionDep,
+    background_tasks: BackgroundTasks,
+) -> Response:
+    """Change your password; the current one is required. Every token issued so far ends
+    (this one too, so log in again): whoever knew the old password is signed out."""
+    session.commit()  # ends the read transaction: its connection is not held while bcrypt works
     if not verify_password(payload.current_password, user.password_hash):
         raise BadRequest("The current password is wrong.", code="wrong_password")
     user.password_hash = hash_password(payload.new_password)
-    session.add(user)
-    session.commit()
+    end_every_token(user, background_tasks)
+    commit_or_gone(session, user, InvalidToken("The account was deleted."))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -148,10 +217,13 @@ def change_password(payload: PasswordChange, user: CurrentUser, session: Session
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(401),
 )
-def delete_me(user: CurrentUser, session: SessionDep) -> Response:
-    """Delete your account, and with it everything you wrote."""
-    session.delete(user)
-    session.commit()
+def delete_me(
+    user: CurrentUser, session: SessionDep, background_tasks: BackgroundTasks
+) -> Response:
+    """Delete your account, and with it everything you wrote; your sockets close."""
+    delete_or_gone(session, user, user, InvalidToken("The account was deleted."))
+    assert user.id is not None
+    background_tasks.add_task(hub.sign_out, user.id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -33,7 +33,7 @@ CHROMIUM_ARGS = [
 ]
 pytestmark = pytest.mark.slow
 TAGS = ["auth", "users", "posts", "comments", "health"]
-OPERATION_COUNT = 19
+OPERATION_COUNT = 20
 
 
 @pytest.fixture(scope="module")

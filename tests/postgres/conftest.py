@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TEST_DATABASE_URL, fresh_postgres_database
-from tests.servers import migrate
+from tests.servers import free_port, migrate, running, wait_until_healthy
 
 
 @pytest.fixture
@@ -29,6 +29,19 @@ def database_url(empty_database_url: str) -> str:
     """A new PostgreSQL database with every migration applied."""
     migrate(empty_database_url)
     return empty_database_url
+
+
+@pytest.fixture
+def base_url(database_url: str) -> Iterator[str]:
+    """A uvicorn server on a new migrated database (the registration limit out of the way:
+    these tests sign up more accounts from one address than a person would)."""
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", "blog.main:app", "--port", str(port)]
+    environment = server_environment(database_url, REGISTER_MAX_PER_CLIENT="1000")
+    with running(command, environment) as server:
+        url = f"http://127.0.0.1:{port}"
+        wait_until_healthy(url, server)
+        yield url
 
 
 def server_environment(database_url: str, **overrides: str) -> dict[str, str]:

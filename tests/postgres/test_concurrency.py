@@ -5,30 +5,16 @@ database's unique constraint and must come back as 409, never 500. Comments writ
 moment must all be stored and counted.
 """
 
-import sys
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import pytest
-
 from tests.conftest import PASSWORD
-from tests.postgres.conftest import server_environment
-from tests.servers import free_port, request, running, wait_until_healthy
+from tests.servers import request
 
 SIMULTANEOUS = 20
-
-
-@pytest.fixture
-def base_url(database_url: str) -> Iterator[str]:
-    port = free_port()
-    command = [sys.executable, "-m", "uvicorn", "blog.main:app", "--port", str(port)]
-    with running(command, server_environment(database_url)) as server:
-        url = f"http://127.0.0.1:{port}"
-        wait_until_healthy(url, server)
-        yield url
 
 
 def all_at_once(send: Callable[[int], tuple[int, Any]]) -> list[tuple[int, Any]]:

@@ -10,7 +10,14 @@ from sqlalchemy import create_engine, inspect, make_url, text
 
 from tests.conftest import PASSWORD
 from tests.postgres.conftest import server_environment
-from tests.servers import REPO_ROOT, free_port, request, running, wait_until_healthy
+from tests.servers import (
+    REPO_ROOT,
+    free_port,
+    request,
+    response_headers,
+    running,
+    wait_until_healthy,
+)
 
 
 def web_command() -> str:
@@ -45,6 +52,7 @@ def test_the_procfile_web_command_migrates_and_serves(empty_database_url: str) -
         body = {"email": "ada@example.com", "username": "ada", "password": PASSWORD}
         assert request(f"{base_url}/auth/register", "POST", body)[0] == 201
         assert request(f"{base_url}/health")[1] == {"ok": True, "database": "ok"}
+        assert "server" not in response_headers(f"{base_url}/health")
 
     engine = create_engine(empty_database_url)
     with engine.connect() as connection:

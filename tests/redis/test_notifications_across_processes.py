@@ -6,8 +6,8 @@ exists. Collected only with TEST_REDIS_URL (CI starts the machine's Redis and se
 """
 
 import json
-import os
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,46 +17,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from tests.conftest import PASSWORD, TEST_REDIS_URL
-from tests.servers import REPO_ROOT, free_port, migrate, request, running, wait_until_healthy
-
-
-def migrated_sqlite_file(folder: Path) -> str:
-    url = f"sqlite:///{folder / 'shared.db'}"
-    migrate(url)
-    return url
-
-
-def server_environment(folder: Path, redis_url: str | None) -> dict[str, str]:
-    environment = {
-        **os.environ,
-        "PYTHONPATH": str(REPO_ROOT),
-        "DATABASE_URL": migrated_sqlite_file(folder),
-        "ENVIRONMENT": "test",
-        "BCRYPT_ROUNDS": "4",
-        "JWT_SECRET": "a-secret-both-processes-share-0123456789",
-    }
-    environment.pop("REDIS_URL", None)
-    if redis_url:
-        environment["REDIS_URL"] = redis_url
-    return environment
-
-
-@pytest.fixture
-def two_servers(tmp_path: Path, request_redis: str | None) -> Iterator[tuple[str, str]]:
-    """Two servers sharing one SQLite file (and Redis, unless `request_redis` is None)."""
-    environment = server_environment(tmp_path, request_redis)
-    ports = [free_port(), free_port()]
-    commands = [[sys.executable, "-m", "blog", "--port", str(port)] for port in ports]
-    with running(commands[0], environment) as first, running(commands[1], environment) as second:
-        urls = [f"http://127.0.0.1:{port}" for port in ports]
-        wait_until_healthy(urls[0], first)
-        wait_until_healthy(urls[1], second)
-        yield urls[0], urls[1]
-
-
-@pytest.fixture
-def request_redis() -> str | None:
-    return TEST_REDIS_URL
+from tests.redis.conftest import server_environment
+from tests.servers import free_port, request, running, wait_until_healthy
 
 
 def sign_up(base_url: str, username: str) -> str:
@@ -115,6 +77,27 @@ def test_without_redis_the_event_stays_in_its_process(
         comment_on_a_new_post(first, author, commenter)
         with pytest.raises(TimeoutError):
             socket.recv(timeout=1)
+
+
+@pytest.mark.parametrize("ending", ["logout", "account deletion"])
+def test_ending_the_tokens_closes_sockets_held_by_another_process(
+    two_servers: tuple[str, str], ending: str
+) -> None:
+    first, second = two_servers
+    token = sign_up(first, "ada")
+    signed_in = {"Authorization": f"Bearer {token}"}
+    with listen(second, token) as socket:  # the socket lives in the second process
+        if ending == "logout":
+            status, _ = request(f"{first}/auth/logout", "POST", headers=signed_in)
+        else:
+            status, _ = request(f"{first}/users/me", "DELETE", headers=signed_in)
+        assert status == 204
+        started = time.monotonic()
+        with pytest.raises(ConnectionClosed) as closed:
+            socket.recv(timeout=2)
+        waited = time.monotonic() - started
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+    assert waited < 2
 
 
 def test_tokens_in_websocket_urls_never_reach_the_logs(tmp_path: Path) -> None:

@@ -1,0 +1,110 @@
+"""Rate limits: how many logins and registrations one client may try, counted by `limits`.
+
+Lesson: a password guesser is just a client that sends many logins. Each login attempt for an
+account (found by username or email alike; an unknown name counts by its text) from one client
+is counted; after `LOGIN_MAX_FAILURES` attempts without a success within `LOGIN_WINDOW_SECONDS`,
+that client's logins to that account are a 429 `rate_limited` with `Retry-After` until the window
+has passed, while other accounts and other clients carry on. A success forgets the count.
+Registrations count per client (`REGISTER_MAX_PER_CLIENT` an hour). The counting is the `limits`
+library's moving window, kept in Redis when `REDIS_URL` is set (so every replica sees the same
+counts) and in this process otherwise; if Redis stops answering, counting carries on in the
+process rather than letting every guess through or refusing every login.
+
+The client is the address of the socket's peer, or the one a trusted proxy put in
+`X-Forwarded-For` (uvicorn's `--forwarded-allow-ips`, which the Procfile sets for Railway's proxy).
+"""
+
+import logging
+import math
+import time
+from functools import cache
+from typing import Annotated
+
+from fastapi import Depends, Request
+from limits import RateLimitItem, RateLimitItemPerHour, RateLimitItemPerSecond
+from limits.errors import StorageError
+from limits.storage import MemoryStorage, Storage, storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+from blog.config import settings
+from blog.errors import RateLimited
+
+logger = logging.getLogger(__name__)
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+ClientAddress = Annotated[str, Depends(client_address)]
+
+
+class Counters:
+    """Moving-window counters in `storage`, falling back to this process if it fails."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.shared = MovingWindowRateLimiter(storage)
+        self.local = MovingWindowRateLimiter(MemoryStorage())
+
+    def hit(self, item: RateLimitItem, *key: str) -> bool:
+        """Count one attempt; False (and not counted) if the limit is already reached."""
+        try:
+            return self.shared.hit(item, *key)
+        except StorageError as error:
+            logger.warning("rate limit storage failed, counting in this process: %r", error)
+            return self.local.hit(item, *key)
+
+    def clear(self, item: RateLimitItem, *key: str) -> None:
+        try:
+            self.shared.clear(item, *key)
+        except StorageError as error:
+            logger.warning("rate limit storage failed, counting in this process: %r", error)
+        self.local.clear(item, *key)
+
+    def seconds_until_allowed(self, item: RateLimitItem, *key: str) -> int:
+        try:
+            reset_at = self.shared.get_window_stats(item, *key).reset_time
+        except StorageError:
+            reset_at = self.local.get_window_stats(item, *key).reset_time
+        return max(1, math.ceil(reset_at - time.time()))
+
+
+@cache
+def counters() -> Counters:
+    """The process's counters, made on first use (Redis is only imported when configured)."""
+    if settings.redis_url:
+        return Counters(storage_from_string(settings.redis_url, wrap_exceptions=True))
+    return Counters(MemoryStorage())
+
+
+def login_limit() -> RateLimitItem:
+    return RateLimitItemPerSecond(settings.login_max_failures, settings.login_window_seconds)
+
+
+def register_limit() -> RateLimitItem:
+    return RateLimitItemPerHour(settings.register_max_per_client)
+
+
+def count_login_attempt(account: str, client: str) -> None:
+    """Count a login to `account` from `client`, or 429 if it has had its share of failures."""
+    if not counters().hit(login_limit(), "login", account, client):
+        retry_after = counters().seconds_until_allowed(login_limit(), "login", account, client)
+        raise RateLimited(
+            f"Too many failed logins for this account; try again in {retry_after} s.",
+            retry_after=retry_after,
+        )
+
+
+def forget_login_attempts(account: str, client: str) -> None:
+    """A successful login: the failures before it no longer count."""
+    counters().clear(login_limit(), "login", account, client)
+
+
+def count_registration(client: str) -> None:
+    """Count a registration from `client`, or 429 if it has had its share this hour."""
+    if not counters().hit(register_limit(), "register", client):
+        retry_after = counters().seconds_until_allowed(register_limit(), "register", client)
+        raise RateLimited(
+            f"Too many registrations from this address; try again in {retry_after} s.",
+            retry_after=retry_after,
+        )

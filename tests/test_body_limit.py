@@ -1,0 +1,174 @@
+"""Request bodies over MAX_BODY_BYTES: refused with 413 before anything else runs, whether they
+announce their size or arrive in chunks, and without the server holding them in memory."""
+
+import os
+import socket
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+import pytest
+from fastapi.testclient import TestClient
+from starlette.types import Message
+
+from blog.body_limit import BodySizeLimit
+from blog.config import settings
+from tests.conftest import Account, assert_error
+from tests.servers import free_port, migrate, running, wait_until_healthy
+
+LIMIT = settings.max_body_bytes
+MiB = 1024 * 1024
+
+
+def chunks(total: int, size: int = 64 * 1024) -> Iterator[bytes]:
+    """`total` bytes of "x" in pieces: a body sent without `Content-Length` (chunked)."""
+    return pieces(b"x" * total, size)
+
+
+def pieces(body: bytes, size: int) -> Iterator[bytes]:
+    for start in range(0, len(body), size):
+        yield body[start : start + size]
+
+
+def json_from(user: Account) -> dict[str, str]:
+    return {**user.headers, "Content-Type": "application/json"}
+
+
+def test_an_announced_body_over_the_limit_is_a_413_before_authentication(
+    client: TestClient,
+) -> None:
+    response = client.post("/posts", content=b"x" * (LIMIT + 1))  # no token: would be a 401
+    assert_error(response, 413, "payload_too_large")
+    assert response.headers["Connection"] == "close"
+
+
+def test_a_route_that_reads_no_body_does_not_run_either(client: TestClient, user: Account) -> None:
+    post = client.post("/posts", headers=user.headers, json={"title": "t", "body": "b"}).json()
+    response = client.request(
+        "DELETE", f"/posts/{post['id']}", headers=user.headers, content=b"x" * (LIMIT + 1)
+    )
+    assert_error(response, 413, "payload_too_large")
+    assert client.get(f"/posts/{post['id']}").status_code == 200  # nothing was deleted
+
+
+def test_a_chunked_body_over_the_limit_is_a_413(client: TestClient) -> None:
+    response = client.post("/posts", content=chunks(LIMIT + 1))
+    assert response.request.headers["Transfer-Encoding"] == "chunked"
+    assert_error(response, 413, "payload_too_large")
+
+
+@pytest.mark.parametrize("announced", [True, False], ids=["content-length", "chunked"])
+def test_a_body_at_the_limit_reaches_the_app(
+    client: TestClient, user: Account, announced: bool
+) -> None:
+    body = b'{"title": "t", "body": "' + b"x" * (LIMIT - 26) + b'"}'
+    assert len(body) == LIMIT
+    content = body if announced else pieces(body, 1000)
+    response = client.post("/posts", content=content, headers=json_from(user))
+    assert_error(response, 422, "validation_error")  # read and validated: the body is too long
+    [problem] = response.json()["detail"]
+    assert problem["loc"] == ["body", "body"]
+
+
+def test_a_chunked_body_under_the_limit_is_handed_over_whole(
+    client: TestClient, user: Account
+) -> None:
+    body = b'{"title": "in pieces", "body": "arrived in many chunks"}'
+    response = client.post("/posts", content=pieces(body, 7), headers=json_from(user))
+    assert response.status_code == 201, response.text
+    assert response.json()["body"] == "arrived in many chunks"
+
+
+def test_a_client_that_leaves_mid_body_gets_nothing_and_the_app_never_runs() -> None:
+    called = False
+
+    async def app(scope: object, receive: object, send: object) -> None:
+        nonlocal called
+        called = True
+
+    messages: list[Message] = [
+        {"type": "http.request", "body": b"x" * 10, "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return messages.pop(0)
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "headers": [(b"transfer-encoding", b"chunked")]}
+    anyio.run(BodySizeLimit(app, max_bytes=100), scope, receive, send)
+    assert not called
+    assert sent == []
+
+
+# --- a real server, a 100 MB body ---------------------------------------------------------------
+
+
+def memory_kib(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no {field} for process {pid}")
+
+
+def send_huge_body(port: int, chunked: bool, total: int = 100 * MiB) -> bytes:
+    """Stream `total` bytes at POST /posts until the server answers; return its status line."""
+    framing = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {total}"
+    head = "POST /posts HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    answer = bytearray()
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+
+        def read_answer() -> None:
+            try:
+                while b"\r\n" not in answer and (data := connection.recv(4096)):
+                    answer.extend(data)
+            except OSError:
+                pass
+
+        reader = threading.Thread(target=read_answer)
+        reader.start()
+        connection.sendall(f"{head}{framing}\r\n\r\n".encode())
+        piece = b"x" * (64 * 1024)
+        framed = b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece
+        try:
+            for _ in range(total // len(piece)):
+                if answer:
+                    break
+                connection.sendall(framed)
+        except OSError:
+            pass  # the server answered and closed the connection: what we want
+        reader.join(timeout=30)
+    return bytes(answer).split(b"\r\n")[0]
+
+
+def test_a_100_mb_body_leaves_the_servers_memory_flat(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'blog.db'}"
+    migrate(database)
+    port = free_port()
+    environment = {**os.environ, "DATABASE_URL": database, "ENVIRONMENT": "test"}
+    command = [sys.executable, "-m", "uvicorn", "blog.main:app", "--port", str(port)]
+    with running(command, environment) as server:
+        wait_until_healthy(f"http://127.0.0.1:{port}", server)
+        idle = memory_kib(server.pid, "VmRSS")
+        Path(f"/proc/{server.pid}/clear_refs").write_text("5")  # restart the high-water mark
+
+        answers = [send_huge_body(port, chunked=False), send_huge_body(port, chunked=True)]
+        with_six_at_once: list[bytes] = []
+        senders = [
+            threading.Thread(target=lambda: with_six_at_once.append(send_huge_body(port, True)))
+            for _ in range(6)
+        ]
+        for sender in senders:
+            sender.start()
+        for sender in senders:
+            sender.join(timeout=60)
+
+        peak = memory_kib(server.pid, "VmHWM")
+    print(f"\nserver memory: idle {idle / 1024:.1f} MiB, peak with bodies {peak / 1024:.1f} MiB")
+    assert answers + with_six_at_once == [b"HTTP/1.1 413 Request Entity Too Large"] * 8
+    assert peak - idle < 20 * 1024
