@@ -4,11 +4,16 @@ Lesson: configuration is input too, so it gets the same Pydantic validation as a
 `Settings` reads the process environment and, in development, a `.env` file; `settings` is the one
 validated instance the rest of the package imports. A wrong value stops the app at start-up with one
 line naming the setting (never its value), which is how a deployment should fail: early, loudly, and
-without leaking a secret into the logs. Production refuses to start without a real `JWT_SECRET`.
+without leaking a secret into the logs. Production refuses to start without a real `JWT_SECRET`;
+development without one makes its own, once, in a git-ignored file, so that several workers and
+restarts all sign with the same secret.
 """
 
 import logging
+import os
 import secrets
+import tempfile
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -19,9 +24,30 @@ from sqlalchemy.exc import ArgumentError
 logger = logging.getLogger(__name__)
 
 MIN_PRODUCTION_SECRET_BYTES = 32
+# Where development keeps the secret it makes for itself: in the folder the app runs in (beside the
+# default `blog.db`), git-ignored, so every worker and every restart signs with the same one.
+DEVELOPMENT_SECRET_FILE = Path(".dev-jwt-secret")
 
 Environment = Literal["development", "test", "production"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+def development_secret(path: Path = DEVELOPMENT_SECRET_FILE) -> str:
+    """The secret in `path`, made (readable by this user only) if there is none yet.
+
+    Two workers starting at once must end up with the same secret: each writes a candidate to a
+    file of its own, then links it into place, which only the first can do; the other reads it.
+    """
+    if not path.exists():
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as candidate:
+            candidate.write(secrets.token_urlsafe(32))
+        try:
+            os.link(candidate.name, path)
+        except FileExistsError:
+            pass  # another process was first: use its secret
+        finally:
+            os.unlink(candidate.name)
+    return path.read_text().strip()
 
 
 def normalise_database_url(url: str) -> str:
@@ -120,11 +146,15 @@ class Settings(BaseSettings):
                     "when ENVIRONMENT=production (generate one with: "
                     'python -c "import secrets; print(secrets.token_urlsafe(32))")'
                 )
-        elif self.jwt_secret is None:
-            self.jwt_secret = SecretStr(secrets.token_urlsafe(32))
+        elif self.jwt_secret is None and self.environment == "development":
+            self.jwt_secret = SecretStr(development_secret())
             logger.warning(
-                "JWT_SECRET is not set: using a random one; tokens end with this process."
+                "JWT_SECRET is not set: using the development secret in %s "
+                "(made once for this folder; never for production).",
+                DEVELOPMENT_SECRET_FILE,
             )
+        elif self.jwt_secret is None:  # ENVIRONMENT=test: each process its own
+            self.jwt_secret = SecretStr(secrets.token_urlsafe(32))
         return self
 
     @property

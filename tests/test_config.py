@@ -3,13 +3,14 @@
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 
-from blog.config import Settings, load_settings
+from blog.config import DEVELOPMENT_SECRET_FILE, Settings, development_secret, load_settings
 from blog.database import make_engine, unreachable_database_message
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -51,7 +52,10 @@ def test_log_level_is_case_insensitive() -> None:
     assert make_settings(log_level="debug").log_level == "DEBUG"
 
 
-def test_an_empty_variable_counts_as_not_set(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_empty_variable_counts_as_not_set(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)  # development keeps its secret in the folder it runs in
     monkeypatch.setenv("ENVIRONMENT", "development")
     monkeypatch.setenv("JWT_SECRET", "")  # as in a copied .env.example
     monkeypatch.setenv("BCRYPT_ROUNDS", "")
@@ -69,11 +73,36 @@ def test_production_with_an_empty_secret_still_refuses_to_start(
         load_settings()
 
 
-def test_development_without_a_secret_gets_a_random_one() -> None:
+def test_development_without_a_secret_makes_one_for_the_folder_and_keeps_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
     first = make_settings(environment="development", jwt_secret=None)
-    second = make_settings(environment="development", jwt_secret=None)
+    second = make_settings(environment="development", jwt_secret=None)  # a restart, a 2nd worker
     assert len(first.jwt_secret_value.encode()) >= 32
+    assert first.jwt_secret_value == second.jwt_secret_value
+    kept = tmp_path / DEVELOPMENT_SECRET_FILE
+    assert kept.read_text() == first.jwt_secret_value
+    assert kept.stat().st_mode & 0o777 == 0o600  # readable by this user only
+    assert f"/{DEVELOPMENT_SECRET_FILE}\n" in (REPO_ROOT / ".gitignore").read_text()
+
+
+def test_workers_starting_together_share_one_development_secret(tmp_path: Path) -> None:
+    path = tmp_path / DEVELOPMENT_SECRET_FILE
+    with ThreadPoolExecutor(8) as pool:
+        secrets_read = set(pool.map(lambda _: development_secret(path), range(8)))
+    assert len(secrets_read) == 1
+    assert list(tmp_path.iterdir()) == [path]  # no candidate left behind
+
+
+def test_the_test_environment_gets_a_secret_per_process_and_no_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    first = make_settings(environment="test", jwt_secret=None)
+    second = make_settings(environment="test", jwt_secret=None)
     assert first.jwt_secret_value != second.jwt_secret_value
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("secret", [None, "", "change-me", "x" * 31, "é" * 15])

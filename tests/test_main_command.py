@@ -14,6 +14,7 @@ from tests.conftest import PASSWORD
 from tests.servers import (
     REPO_ROOT,
     free_port,
+    migrate,
     request,
     response_headers,
     running,
@@ -109,3 +110,21 @@ def test_an_unparsable_database_url_stops_start_up_with_one_line(tmp_path: Path)
         "Invalid configuration: DATABASE_URL: is not a database URL "
         "(like postgresql://user:pass@host/db)"
     ]
+
+
+def test_two_workers_without_a_jwt_secret_accept_each_others_tokens(tmp_path: Path) -> None:
+    """Development without JWT_SECRET: both workers sign with the folder's one secret, so a token
+    from either works on both (with a secret per process, every other request was a 401)."""
+    migrate(f"sqlite:///{tmp_path / 'blog.db'}")
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "uvicorn", "blog.main:app", "--workers", "2"]
+    environment = environment_for_a_fresh_checkout()
+    with running([*command, "--port", str(port)], environment, tmp_path) as server:
+        wait_until_healthy(base_url, server)
+        body = {"email": "ada@example.com", "username": "ada", "password": PASSWORD}
+        token = request(f"{base_url}/auth/register", "POST", body)[1]["access_token"]
+        signed_in = {"Authorization": f"Bearer {token}"}
+        answers = [request(f"{base_url}/users/me", headers=signed_in)[0] for _ in range(30)]
+    assert answers == [200] * 30
+    assert (tmp_path / ".dev-jwt-secret").exists()
