@@ -10,10 +10,9 @@ database).
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import Depends
-from pydantic import BeforeValidator, StringConstraints, WithJsonSchema
 from sqlalchemy import URL, Connection, DateTime, Engine, create_engine, event, make_url
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -32,58 +31,6 @@ NAMING_CONVENTION = {
 # Every table model imports this module (for UTCDateTime), so the convention is in place before
 # the first table is defined.
 SQLModel.metadata.naming_convention = NAMING_CONVENTION
-
-
-ValueT = TypeVar("ValueT")
-
-# PostgreSQL text cannot hold the NUL character; SQLite can. Refusing it in every text input keeps
-# both databases (and the tests run on each) behaving the same.
-NO_NUL_CHARACTER = r"^[^\x00]*$"
-
-
-# The spaces trimmed from text, spelled out: Python's `str.strip()` and the `\s` of JSON Schema
-# regexes disagree on a few characters (e.g. U+001E, U+FEFF), and the schema must say exactly
-# what the app does. These are JavaScript's (and so JSON Schema's) `\s`.
-SPACES = (
-    "\t\n\x0b\x0c\r \xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
-    "\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
-)
-SPACE_CLASS = "".join(f"\\u{ord(character):04x}" for character in SPACES)
-
-
-def strip_if_text(value: object) -> object:
-    return value.strip(SPACES) if isinstance(value, str) else value
-
-
-def trimmed_text(*, min_length: int, max_length: int) -> Any:
-    """A text field that is trimmed before it is checked: `"  Hi  "` is stored as `"Hi"`, a blank
-    one is too short, and the limits count the characters left after trimming.
-
-    Use it as a type: `Title = trimmed_text(min_length=1, max_length=200)`. OpenAPI cannot say
-    "after trimming" with `minLength`/`maxLength`, so the schema carries a pattern that says
-    exactly that (optional spaces, then 1 to 200 characters starting and ending with a visible
-    one, then optional spaces), for Swagger UI and for tools that check the API against it.
-    """
-    space, visible, any_character = f"[{SPACE_CLASS}]", f"[^{SPACE_CLASS}\\u0000]", "[^\\u0000]"
-    inner = f"{visible}(?:{any_character}{{0,{max_length - 2}}}{visible})?"
-    if min_length == 0:
-        inner = f"(?:{inner})?"
-    pattern = f"^{space}*{inner}{space}*$"
-    description = f"{min_length} to {max_length} characters, not counting spaces at either end"
-    return Annotated[
-        str,
-        BeforeValidator(strip_if_text),
-        StringConstraints(min_length=min_length, max_length=max_length, pattern=NO_NUL_CHARACTER),
-        WithJsonSchema({"type": "string", "pattern": pattern, "description": description}),
-    ]
-
-
-def reject_null(value: ValueT | None) -> ValueT:
-    """For PATCH models: a field may be left out, but `null` for a NOT NULL column is a 422, not
-    a database error. In a model: `not_null = field_validator("title", ...)(reject_null)`."""
-    if value is None:
-        raise ValueError("may be left out, but not null")
-    return value
 
 
 def utc_now() -> datetime:

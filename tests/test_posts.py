@@ -95,6 +95,33 @@ def test_create_post_rejects_bad_input_and_writes_nothing(
     assert post_count(session) == 0
 
 
+@pytest.mark.parametrize(
+    ("title", "message"),
+    [
+        ("", "String should have at least 1 character"),
+        ("t" * 201, "String should have at most 200 characters"),
+        (" \u3000\ufeff ", "Value error, must contain a visible character, not only spaces"),
+        ("a\x00b", "Value error, must not contain the NUL character"),
+        # The limit counts the characters as sent, spaces at the ends included.
+        (" " + "t" * 200, "String should have at most 200 characters"),
+    ],
+)
+def test_a_refused_title_says_why_in_characters(
+    client: TestClient, user: Account, title: str, message: str
+) -> None:
+    response = client.post("/posts", headers=user.headers, json={"title": title, "body": "b"})
+    assert_error(response, 422, "validation_error")
+    [problem] = response.json()["detail"]
+    assert (problem["loc"], problem["msg"]) == (["body", "title"], message)
+
+
+def test_a_character_python_calls_a_space_but_javascript_does_not_is_kept(
+    client: TestClient, user: Account
+) -> None:
+    """U+001E: the schema's `\\s` (JavaScript's) is not it, so neither is the app's trimming."""
+    assert create_post(client, user, title="\x1e")["title"] == "\x1e"
+
+
 def test_the_longest_title_and_body_are_accepted(client: TestClient, user: Account) -> None:
     post = create_post(client, user, title="t" * 200, body="b" * 20_000)
     assert (len(post["title"]), len(post["body"])) == (200, 20_000)

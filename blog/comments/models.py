@@ -7,14 +7,15 @@ the path and the author from the token, so a client cannot write either (mass as
 """
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import ConfigDict, field_validator
+from pydantic import AfterValidator, ConfigDict, StringConstraints, field_validator
 from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import Index
 from sqlmodel import Field, Relationship, SQLModel
 
-from blog.database import UTCDateTime, reject_null, trimmed_text, utc_now
+from blog.database import UTCDateTime, utc_now
+from blog.fields import TRIMMED_TEXT_SCHEMA, reject_null, trimmed
 from blog.users.models import UserPublic
 
 if TYPE_CHECKING:
@@ -22,7 +23,13 @@ if TYPE_CHECKING:
 
 MAX_COMMENT_LENGTH = 2_000
 
-CommentBody = trimmed_text(min_length=1, max_length=MAX_COMMENT_LENGTH)
+# Stored trimmed; "   " has nothing visible in it, and so is a 422.
+CommentBody = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_COMMENT_LENGTH),
+    AfterValidator(trimmed),
+    TRIMMED_TEXT_SCHEMA,
+]
 
 
 class CommentBase(SQLModel):
@@ -57,7 +64,10 @@ class CommentUpdate(SQLModel):
 
     body: CommentBody | SkipJsonSchema[None] = None
 
-    not_null = field_validator("body")(reject_null)
+    @field_validator("body")
+    @classmethod
+    def not_null(cls, value: str | None) -> str:
+        return reject_null(value)
 
 
 class CommentCreatedEvent(SQLModel):

@@ -8,14 +8,15 @@ match the list query: newest first, optionally for one author, with `id` as the 
 """
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
-from pydantic import ConfigDict, field_validator
+from pydantic import AfterValidator, ConfigDict, StringConstraints, field_validator
 from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import Index, Text
 from sqlmodel import Field, Relationship, SQLModel
 
-from blog.database import UTCDateTime, reject_null, trimmed_text, utc_now
+from blog.database import UTCDateTime, utc_now
+from blog.fields import TRIMMED_TEXT_SCHEMA, reject_null, trimmed
 from blog.users.models import UserPublic
 
 if TYPE_CHECKING:
@@ -24,9 +25,19 @@ if TYPE_CHECKING:
 MAX_TITLE_LENGTH = 200
 MAX_BODY_LENGTH = 20_000
 
-# Trimmed first: "   " is empty, and so a 422.
-Title = trimmed_text(min_length=1, max_length=MAX_TITLE_LENGTH)
-PostBody = trimmed_text(min_length=1, max_length=MAX_BODY_LENGTH)
+# Stored trimmed; "   " has nothing visible in it, and so is a 422.
+Title = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_TITLE_LENGTH),
+    AfterValidator(trimmed),
+    TRIMMED_TEXT_SCHEMA,
+]
+PostBody = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_BODY_LENGTH),
+    AfterValidator(trimmed),
+    TRIMMED_TEXT_SCHEMA,
+]
 
 
 class PostBase(SQLModel):
@@ -69,7 +80,10 @@ class PostUpdate(SQLModel):
     title: Title | SkipJsonSchema[None] = None
     body: PostBody | SkipJsonSchema[None] = None
 
-    not_null = field_validator("title", "body")(reject_null)
+    @field_validator("title", "body")
+    @classmethod
+    def not_null(cls, value: str | None) -> str:
+        return reject_null(value)
 
 
 class PostPublic(PostBase):

@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, Select, literal
 from sqlalchemy.orm import joinedload
 from sqlmodel import Session, SQLModel, col, func, or_, select
 
-from blog.database import NO_NUL_CHARACTER, apply_changes, new_row_times
+from blog.database import apply_changes, new_row_times
 from blog.deps import (
     MAX_ID,
     CurrentUser,
@@ -27,6 +27,7 @@ from blog.deps import (
     delete_or_gone,
 )
 from blog.errors import Forbidden, NotFound, error_responses
+from blog.fields import NO_NUL_CHARACTER
 from blog.posts.models import Post, PostCreate, PostPublic, PostUpdate
 
 router = APIRouter(prefix="/posts", tags=["posts"], responses=error_responses(503))

@@ -26,7 +26,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapper
 from sqlmodel import Field, SQLModel
 
-from blog.database import NO_NUL_CHARACTER, UTCDateTime, reject_null, trimmed_text, utc_now
+from blog.database import UTCDateTime, utc_now
+from blog.fields import NO_NUL_CHARACTER, OPTIONAL_TEXT_SCHEMA, reject_null, trimmed_or_empty
 from blog.security import MAX_PASSWORD_BYTES
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_]+$"
@@ -71,7 +72,9 @@ Password = Annotated[
     AfterValidator(password_length_in_bytes),
     PydanticField(description="8 to 72 bytes in UTF-8", json_schema_extra={"format": "password"}),
 ]
-Bio = trimmed_text(min_length=0, max_length=500)
+Bio = Annotated[
+    str, StringConstraints(max_length=500), AfterValidator(trimmed_or_empty), OPTIONAL_TEXT_SCHEMA
+]
 
 
 class UserBase(SQLModel):
@@ -140,7 +143,10 @@ class UserUpdateMe(SQLModel):
     email: Email | SkipJsonSchema[None] = None
     bio: Bio | SkipJsonSchema[None] = None
 
-    not_null = field_validator("username", "email", "bio")(reject_null)
+    @field_validator("username", "email", "bio")
+    @classmethod
+    def not_null(cls, value: str | None) -> str:
+        return reject_null(value)
 
 
 class PasswordChange(SQLModel):
