@@ -73,7 +73,9 @@ class Counters:
 def counters() -> Counters:
     """The process's counters, made on first use (Redis is only imported when configured)."""
     if settings.redis_url:
-        return Counters(storage_from_string(settings.redis_url, wrap_exceptions=True))
+        redis_storage = storage_from_string(settings.redis_url, wrap_exceptions=True)
+        assert isinstance(redis_storage, Storage)  # a redis:// URL gives the synchronous kind
+        return Counters(redis_storage)
     return Counters(MemoryStorage())
 
 

@@ -145,7 +145,7 @@ class FrameGuard:
         message = await self.socket.receive()
         if message["type"] == "websocket.disconnect":
             return None
-        text = message.get("text")
+        text: str | None = message.get("text")
         if text is None:
             await self.socket.close(status.WS_1003_UNSUPPORTED_DATA, "text frames only")
             return None

@@ -37,7 +37,7 @@ DEMO_USERS = (
 )
 
 # (author, title, body, [(commenter, comment), ...])
-DEMO_POSTS = (
+DEMO_POSTS: tuple[tuple[str, str, str, list[tuple[str, str]]], ...] = (
     (
         "ada",
         "Notes on the Analytical Engine",
@@ -78,7 +78,10 @@ def get_or_create_post(session: Session, author: User, title: str, body: str) ->
         select(Post).where(Post.author_id == author.id, Post.title == title)
     ).first()
     if post is None:
-        post = Post(title=title, body=body, author_id=author.id, **new_row_times())
+        assert author.id is not None  # flushed: the database gave it one
+        post = Post.model_validate(
+            {"title": title, "body": body, "author_id": author.id, **new_row_times()}
+        )
         session.add(post)
         session.flush()
     return post
@@ -91,7 +94,9 @@ def add_comment_once(session: Session, post: Post, author: User, body: str) -> N
         )
     ).first()
     if exists is None:
-        comment = Comment(body=body, post_id=post.id, author_id=author.id, **new_row_times())
+        comment = Comment.model_validate(
+            {"body": body, "post_id": post.id, "author_id": author.id, **new_row_times()}
+        )
         session.add(comment)
 
 

@@ -12,6 +12,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from email.message import Message
 from pathlib import Path
 from typing import Any
 
@@ -56,10 +57,14 @@ def request(
         return status, body
 
 
+def lower_case(headers: Message) -> dict[str, str]:
+    return {name.lower(): value for name, value in headers.items()}
+
+
 def response_headers(url: str) -> dict[str, str]:
     """The headers of a GET's answer, names in lower case."""
     with urllib.request.urlopen(url, timeout=30) as response:
-        return {name.lower(): value for name, value in response.headers.items()}
+        return lower_case(response.headers)
 
 
 def post_form(url: str, fields: dict[str, str]) -> tuple[int, dict[str, str]]:
@@ -69,10 +74,9 @@ def post_form(url: str, fields: dict[str, str]) -> tuple[int, dict[str, str]]:
     prepared = urllib.request.Request(url, data, headers, method="POST")
     try:
         with urllib.request.urlopen(prepared, timeout=30) as response:
-            status, headers = response.status, response.headers
+            return response.status, lower_case(response.headers)
     except urllib.error.HTTPError as error:
-        status, headers = error.code, error.headers
-    return status, {name.lower(): value for name, value in headers.items()}
+        return error.code, lower_case(error.headers)
 
 
 def wait_until_healthy(base_url: str, server: subprocess.Popen[str], seconds: float = 30) -> None:

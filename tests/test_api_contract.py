@@ -18,6 +18,7 @@ operations rightly answer 422 to, say, a 30-character password of 4-byte emoji.
 
 import itertools
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import schemathesis
@@ -101,7 +102,7 @@ def contract_user(contract_client: TestClient) -> dict[str, str]:
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 def test_every_operation_keeps_its_contract(
-    case: schemathesis.Case, contract_client: TestClient, contract_user: dict[str, str]
+    case: schemathesis.Case[Any], contract_client: TestClient, contract_user: dict[str, str]
 ) -> None:
     operation = (case.method.upper(), case.path)
     headers = new_user(contract_client) if operation in ENDS_THE_ACCOUNTS_TOKENS else contract_user

@@ -4,12 +4,12 @@ import base64
 import json
 from datetime import UTC, datetime, timedelta
 
+import bcrypt
 import jwt
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
-from blog import security
 from blog.config import settings
 from blog.users.models import User
 from tests.conftest import PASSWORD, Account, assert_error, register
@@ -94,8 +94,8 @@ def test_username_is_unique_whatever_its_case(
 def test_register_rejects_invalid_fields_and_writes_nothing(
     client: TestClient, session: Session, field: str, value: object
 ) -> None:
-    payload = {"email": "ada@example.com", "username": "ada", "password": PASSWORD}
-    payload[field] = value
+    payload: dict[str, object] = {"email": "ada@example.com", "username": "ada"}
+    payload |= {"password": PASSWORD, field: value}
     response = client.post("/auth/register", json=payload)
     assert_error(response, 422, "validation_error")
     assert response.json()["detail"][0]["loc"] == ["body", field]
@@ -198,17 +198,18 @@ class CheckpwSpy:
 
     def __init__(self) -> None:
         self.calls = 0
-        self.real_checkpw = security.bcrypt.checkpw
+        self.real_checkpw = bcrypt.checkpw
 
     def __call__(self, password: bytes, hashed: bytes) -> bool:
         self.calls += 1
-        return self.real_checkpw(password, hashed)
+        matches: bool = self.real_checkpw(password, hashed)
+        return matches
 
 
 @pytest.fixture
 def checkpw_spy(monkeypatch: pytest.MonkeyPatch) -> CheckpwSpy:
     spy = CheckpwSpy()
-    monkeypatch.setattr(security.bcrypt, "checkpw", spy)
+    monkeypatch.setattr(bcrypt, "checkpw", spy)
     return spy
 
 

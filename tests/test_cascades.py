@@ -2,7 +2,7 @@
 
 from fastapi.testclient import TestClient
 from sqlalchemy import text
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from blog.comments.models import Comment
 from blog.posts.models import Post
@@ -11,9 +11,9 @@ from tests.conftest import Account, create_comment, create_post
 
 def remaining(session: Session) -> tuple[list[str], list[str]]:
     session.expire_all()
-    posts = [post.title for post in session.exec(select(Post).order_by(Post.id)).all()]
+    posts = [post.title for post in session.exec(select(Post).order_by(col(Post.id))).all()]
     comments = [
-        comment.body for comment in session.exec(select(Comment).order_by(Comment.id)).all()
+        comment.body for comment in session.exec(select(Comment).order_by(col(Comment.id))).all()
     ]
     return posts, comments
 

@@ -199,7 +199,7 @@ def test_author_edits_comment_and_updated_at_moves(
     edited = response.json()
     assert edited["body"] == "Edited"
     assert edited["created_at"] == comment_by_grace["created_at"]
-    assert edited["updated_at"] > comment_by_grace["updated_at"]  # type: ignore[operator]
+    assert edited["updated_at"] > comment_by_grace["updated_at"]
 
 
 def test_an_empty_comment_edit_changes_nothing(

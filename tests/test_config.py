@@ -5,6 +5,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -17,8 +18,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 STRONG_SECRET = "s" * 32
 
 
-def make_settings(**values: object) -> Settings:
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+def make_settings(**values: Any) -> Settings:
+    return Settings(_env_file=None, **values)
 
 
 @pytest.mark.parametrize(
@@ -35,7 +36,7 @@ def test_database_urls_are_normalised_for_sqlalchemy(given: str, expected: str) 
 
 
 def test_defaults_are_a_local_sqlite_file_and_an_hour_long_token() -> None:
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     # Read from the environment the tests set up, so only check the ones they leave alone.
     assert settings.jwt_algorithm == "HS256"
     assert settings.jwt_expires_minutes == 60
@@ -59,7 +60,7 @@ def test_an_empty_variable_counts_as_not_set(
     monkeypatch.setenv("ENVIRONMENT", "development")
     monkeypatch.setenv("JWT_SECRET", "")  # as in a copied .env.example
     monkeypatch.setenv("BCRYPT_ROUNDS", "")
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     assert len(settings.jwt_secret_value.encode()) >= 32
     assert settings.bcrypt_rounds == 12
 
@@ -193,7 +194,7 @@ def test_postgres_engines_take_pool_settings_from_settings() -> None:
     assert engine.pool.size() == 5  # type: ignore[attr-defined]
     assert engine.pool._max_overflow == 10  # type: ignore[attr-defined]
     assert engine.pool._timeout == 10  # type: ignore[attr-defined]
-    assert engine.pool._pre_ping  # type: ignore[attr-defined]
+    assert engine.pool._pre_ping
     engine.dispose()
 
 

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import uvicorn
 from sqlalchemy import create_engine, inspect
 
 import blog.__main__ as blog_main
@@ -28,7 +29,7 @@ def test_main_applies_migrations_then_serves(
     database = tmp_path / "blog.db"
     monkeypatch.setattr(settings, "database_url", f"sqlite:///{database}")
     served: dict[str, object] = {}
-    monkeypatch.setattr(blog_main.uvicorn, "run", lambda app, **options: served.update(options))
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.update(options))
 
     blog_main.main(["--host", "0.0.0.0", "--port", "9001", "--reload"])
 

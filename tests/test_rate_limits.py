@@ -11,7 +11,7 @@ import bcrypt
 import pytest
 from fastapi.testclient import TestClient
 from limits import RateLimitItemPerMinute
-from limits.storage import storage_from_string
+from limits.storage import Storage, storage_from_string
 from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel, func, select
 
@@ -101,9 +101,12 @@ def test_a_refused_login_costs_no_bcrypt_time(
     fail_logins(client, user.username, settings.login_max_failures)
     checks: list[bytes] = []
     real_checkpw = bcrypt.checkpw
-    monkeypatch.setattr(
-        bcrypt, "checkpw", lambda *args: checks.append(args[0]) or real_checkpw(*args)
-    )
+
+    def counting_checkpw(password: bytes, hashed: bytes) -> bool:
+        checks.append(password)
+        return real_checkpw(password, hashed)
+
+    monkeypatch.setattr(bcrypt, "checkpw", counting_checkpw)
     assert_error(login(client, user.username), 429, "rate_limited")
     assert checks == []
 
@@ -130,6 +133,7 @@ def test_counting_carries_on_in_the_process_when_redis_fails(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     nothing_listens = storage_from_string("redis://127.0.0.1:1/0", wrap_exceptions=True)
+    assert isinstance(nothing_listens, Storage)
     counters = Counters(nothing_listens)
     two_a_minute = RateLimitItemPerMinute(2)
     with caplog.at_level(logging.WARNING, logger="blog.rate_limits"):

@@ -9,7 +9,7 @@ the path and the author from the token, so a client cannot write either (mass as
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import AfterValidator, ConfigDict, StringConstraints, field_validator
+from pydantic import AfterValidator, StringConstraints, field_validator
 from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import Index
 from sqlmodel import Field, Relationship, SQLModel
@@ -54,13 +54,13 @@ class Comment(CommentBase, table=True):
 
 
 class CommentCreate(CommentBase):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"body": "Great post!"}]})
+    model_config = {"json_schema_extra": {"examples": [{"body": "Great post!"}]}}
 
     body: CommentBody
 
 
 class CommentUpdate(SQLModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"body": "Great post, thanks!"}]})
+    model_config = {"json_schema_extra": {"examples": [{"body": "Great post, thanks!"}]}}
 
     body: CommentBody | SkipJsonSchema[None] = None
 

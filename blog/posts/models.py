@@ -10,7 +10,7 @@ match the list query: newest first, optionally for one author, with `id` as the 
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
-from pydantic import AfterValidator, ConfigDict, StringConstraints, field_validator
+from pydantic import AfterValidator, StringConstraints, field_validator
 from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import Index, Text
 from sqlmodel import Field, Relationship, SQLModel
@@ -64,9 +64,9 @@ class Post(PostBase, table=True):
 
 
 class PostCreate(PostBase):
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"title": "Hello, world", "body": "My first post."}]}
-    )
+    model_config = {
+        "json_schema_extra": {"examples": [{"title": "Hello, world", "body": "My first post."}]}
+    }
 
     title: Title
     body: PostBody
@@ -75,7 +75,7 @@ class PostCreate(PostBase):
 class PostUpdate(SQLModel):
     """PATCH: send only what changes."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"title": "Hello again"}]})
+    model_config = {"json_schema_extra": {"examples": [{"title": "Hello again"}]}}
 
     title: Title | SkipJsonSchema[None] = None
     body: PostBody | SkipJsonSchema[None] = None

@@ -11,9 +11,10 @@ size: one to count, one for the posts with their authors (a join) and comment co
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
-from sqlalchemy import ColumnElement, Select, literal
+from sqlalchemy import ColumnElement, literal
 from sqlalchemy.orm import joinedload
 from sqlmodel import Session, SQLModel, col, func, or_, select
+from sqlmodel.sql.expression import Select
 
 from blog.database import apply_changes, new_row_times
 from blog.deps import (
@@ -48,8 +49,9 @@ def comment_count() -> ColumnElement[int]:
     )
 
 
-def select_public_posts() -> Select[tuple[Post, int]]:
+def select_public_posts() -> Select[Post, int]:
     """Posts with their author and comment count, ready to become `PostPublic`, in one query."""
+    # `Post.author` is typed as the `User` it holds; SQLAlchemy wants the relationship itself.
     return select(Post, comment_count()).options(joinedload(Post.author))  # type: ignore[arg-type]
 
 
@@ -63,7 +65,7 @@ def post_not_found() -> NotFound:
 
 def read_public_post(session: Session, post: Post) -> PostPublic:
     """The post as the API shows it; 404 if another request has deleted it meanwhile."""
-    row = session.exec(select_public_posts().where(Post.id == post.id)).first()  # type: ignore[call-overload]
+    row = session.exec(select_public_posts().where(col(Post.id) == post.id)).first()
     if row is None:
         raise post_not_found()
     return to_public(*row)
@@ -99,9 +101,9 @@ def list_posts(
     ] = None,
 ) -> Page[PostPublic]:
     """Posts, newest first; filter by author, or by text in the title or body (any case)."""
-    filters = []
+    filters: list[ColumnElement[bool]] = []
     if author_id is not None:
-        filters.append(Post.author_id == author_id)
+        filters.append(col(Post.author_id) == author_id)
     if q and q.strip():
         # Escape LIKE's wildcards so "100%" means the text "100%".
         text = q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -119,7 +121,7 @@ def list_posts(
         .order_by(col(Post.created_at).desc(), col(Post.id).desc())
         .offset(page.offset)
         .limit(page.limit)
-    ).all()  # type: ignore[call-overload]
+    ).all()
     return Page[PostPublic].of([to_public(post, count) for post, count in rows], total, page)
 
 

@@ -14,7 +14,6 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator,
     BaseModel,
-    ConfigDict,
     StringConstraints,
     WithJsonSchema,
     field_validator,
@@ -109,13 +108,13 @@ def fill_username_key(_mapper: Mapper[User], _connection: Connection, user: User
 
 
 class UserRegister(SQLModel):
-    model_config = ConfigDict(
-        json_schema_extra={
+    model_config = {
+        "json_schema_extra": {
             "examples": [
                 {"email": "ada@example.com", "username": "ada", "password": "correct horse battery"}
             ]
         }
-    )
+    }
 
     email: Email
     username: Username
@@ -134,9 +133,9 @@ class LoginForm(BaseModel):
 class UserUpdateMe(SQLModel):
     """What a user may change about themselves; every field optional (PATCH)."""
 
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"bio": "I write about analytical engines."}]}
-    )
+    model_config = {
+        "json_schema_extra": {"examples": [{"bio": "I write about analytical engines."}]}
+    }
 
     # `SkipJsonSchema[None]`: None is the "left out" default, but the schema does not offer null.
     username: Username | SkipJsonSchema[None] = None
@@ -150,13 +149,13 @@ class UserUpdateMe(SQLModel):
 
 
 class PasswordChange(SQLModel):
-    model_config = ConfigDict(
-        json_schema_extra={
+    model_config = {
+        "json_schema_extra": {
             "examples": [
                 {"current_password": "correct horse battery", "new_password": "battery staple 42"}
             ]
         }
-    )
+    }
 
     current_password: str
     new_password: Password

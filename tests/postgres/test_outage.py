@@ -7,10 +7,11 @@ packets, where only a timeout helps).
 """
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx2 import Response
 from sqlalchemy import Engine, make_url
 
 from blog.config import settings
@@ -43,7 +44,7 @@ def client_through_proxy(
     engine.dispose()
 
 
-def timed(call):  # type: ignore[no-untyped-def]
+def timed(call: Callable[[], Response]) -> tuple[Response, float]:
     started = time.perf_counter()
     response = call()
     return response, time.perf_counter() - started

@@ -37,8 +37,8 @@ def head_revision() -> str:
 def test_the_procfile_web_command_migrates_and_serves(empty_database_url: str) -> None:
     port = free_port()
     # Railway hands out postgres:// URLs with a password; the app must accept and hide it.
-    railway_url = make_url(empty_database_url).set(drivername="postgres")
-    railway_url = railway_url.render_as_string(hide_password=False)
+    as_railway_gives_it = make_url(empty_database_url).set(drivername="postgres")
+    railway_url = as_railway_gives_it.render_as_string(hide_password=False)
     environment = server_environment(
         railway_url,
         PORT=str(port),
