@@ -13,10 +13,8 @@ import uvicorn
 from alembic import command
 from alembic.config import Config
 
-from blog import seed
-from blog.config import settings
+from blog.config import WEBSOCKET_MAX_FRAME_BYTES, settings
 from blog.logs import configure_logging
-from blog.realtime import MAX_FRAME_BYTES
 
 ALEMBIC_INI = Path(__file__).resolve().parent.parent / "alembic.ini"
 
@@ -28,6 +26,15 @@ def apply_migrations() -> None:
     config = Config(str(ALEMBIC_INI))
     config.attributes["configure_logger"] = False
     command.upgrade(config, "head")
+
+
+def run_seed() -> None:
+    """`python -m blog seed`, once `blog/seed.py` is there (the last step of the copy order)."""
+    try:
+        from blog import seed
+    except ModuleNotFoundError:
+        raise SystemExit("python -m blog seed: blog/seed.py is not there yet") from None
+    seed.run()
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -47,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     options = parse_args(argv)
     apply_migrations()
     if options.command == "seed":
-        seed.run()
+        run_seed()
         return
     print(f"blog: {settings.environment}; docs at http://{options.host}:{options.port}/docs")
     print("blog: no data yet? `python -m blog seed` adds demo users, posts and comments")
@@ -56,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
         host=options.host,
         port=options.port,
         reload=options.reload,
-        ws_max_size=MAX_FRAME_BYTES,  # larger WebSocket frames are refused (1009) by uvicorn
+        ws_max_size=WEBSOCKET_MAX_FRAME_BYTES,  # larger frames are refused (1009) by uvicorn
         server_header=False,  # no `server: uvicorn`: nothing to tell a scanner which server runs
     )
 

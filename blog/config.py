@@ -24,6 +24,8 @@ from sqlalchemy.exc import ArgumentError
 logger = logging.getLogger(__name__)
 
 MIN_PRODUCTION_SECRET_BYTES = 32
+# The largest WebSocket frame: uvicorn refuses larger ones (1009), blog/realtime.py checks too.
+WEBSOCKET_MAX_FRAME_BYTES = 64 * 1024
 # Where development keeps the secret it makes for itself: in the folder the app runs in (beside the
 # default `blog.db`), git-ignored, so every worker and every restart signs with the same one.
 DEVELOPMENT_SECRET_FILE = Path(".dev-jwt-secret")

@@ -9,7 +9,7 @@ offline. On start-up it logs one line saying which environment and database it r
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -17,17 +17,18 @@ from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 
 from blog.body_limit import BodySizeLimit
-from blog.comments.router import comments_router, post_comments_router
+from blog.comments.router import comments_router, post_comments_router  # step 4
 from blog.config import settings
 from blog.database import describe_database
 from blog.errors import install_error_handlers
 from blog.headers import SecurityHeaders
 from blog.health import router as health_router
 from blog.logs import RequestLogMiddleware, configure_logging
-from blog.posts.router import router as posts_router
-from blog.realtime import hub
-from blog.realtime import router as realtime_router
-from blog.users.router import auth_router, users_router
+from blog.posts.router import router as posts_router  # step 3
+from blog.rate_limits import counters_for  # step 2
+from blog.realtime import notifications_across_processes  # step 2
+from blog.realtime import router as realtime_router  # step 2
+from blog.users.router import auth_router, users_router  # step 2
 
 logger = logging.getLogger("blog")
 
@@ -58,20 +59,17 @@ def operation_id(route: APIRoute) -> str:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """What the app holds while it runs: made at start-up, let go at shutdown."""
     logger.info(
         "blog starting: environment=%s database=%s notifications=%s",
         settings.environment,
         describe_database(settings.database_url),
         "redis" if settings.redis_url else "in-process",
     )
-    if not settings.redis_url:
+    async with AsyncExitStack() as running:
+        app.state.rate_limit_counters = counters_for(settings.redis_url)  # step 2
+        await running.enter_async_context(notifications_across_processes())  # step 2
         yield
-        return
-    await hub.start(settings.redis_url)
-    try:
-        yield
-    finally:
-        await hub.stop()  # only the lifespan that started the Redis listener stops it
 
 
 def create_app() -> FastAPI:
@@ -101,13 +99,13 @@ def create_app() -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestLogMiddleware)
-    app.include_router(auth_router)
-    app.include_router(users_router)
-    app.include_router(posts_router)
-    app.include_router(post_comments_router)
-    app.include_router(comments_router)
     app.include_router(health_router)
-    app.include_router(realtime_router)
+    app.include_router(auth_router)  # step 2
+    app.include_router(users_router)  # step 2
+    app.include_router(realtime_router)  # step 2
+    app.include_router(posts_router)  # step 3
+    app.include_router(post_comments_router)  # step 4
+    app.include_router(comments_router)  # step 4
     return app
 
 

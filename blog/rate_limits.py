@@ -17,7 +17,6 @@ The client is the address of the socket's peer, or the one a trusted proxy put i
 import logging
 import math
 import time
-from functools import cache
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -69,14 +68,23 @@ class Counters:
         return max(1, math.ceil(reset_at - time.time()))
 
 
-@cache
-def counters() -> Counters:
-    """The process's counters, made on first use (Redis is only imported when configured)."""
-    if settings.redis_url:
-        redis_storage = storage_from_string(settings.redis_url, wrap_exceptions=True)
+def counters_for(redis_url: str | None) -> Counters:
+    """Counters kept in Redis (every replica sees them) or in this process."""
+    if redis_url:
+        redis_storage = storage_from_string(redis_url, wrap_exceptions=True)
         assert isinstance(redis_storage, Storage)  # a redis:// URL gives the synchronous kind
         return Counters(redis_storage)
     return Counters(MemoryStorage())
+
+
+def get_counters(request: Request) -> Counters:
+    """The app's counters, made when it starts (`lifespan` in `blog/main.py`): a new app, or a
+    test's new client, starts counting from zero."""
+    counters: Counters = request.app.state.rate_limit_counters
+    return counters
+
+
+RateLimitCounters = Annotated[Counters, Depends(get_counters)]
 
 
 def login_limit() -> RateLimitItem:
@@ -87,25 +95,25 @@ def register_limit() -> RateLimitItem:
     return RateLimitItemPerHour(settings.register_max_per_client)
 
 
-def count_login_attempt(account: str, client: str) -> None:
+def count_login_attempt(counters: Counters, account: str, client: str) -> None:
     """Count a login to `account` from `client`, or 429 if it has had its share of failures."""
-    if not counters().hit(login_limit(), "login", account, client):
-        retry_after = counters().seconds_until_allowed(login_limit(), "login", account, client)
+    if not counters.hit(login_limit(), "login", account, client):
+        retry_after = counters.seconds_until_allowed(login_limit(), "login", account, client)
         raise RateLimited(
             f"Too many failed logins for this account; try again in {retry_after} s.",
             retry_after=retry_after,
         )
 
 
-def forget_login_attempts(account: str, client: str) -> None:
+def forget_login_attempts(counters: Counters, account: str, client: str) -> None:
     """A successful login: the failures before it no longer count."""
-    counters().clear(login_limit(), "login", account, client)
+    counters.clear(login_limit(), "login", account, client)
 
 
-def count_registration(client: str) -> None:
+def count_registration(counters: Counters, client: str) -> None:
     """Count a registration from `client`, or 429 if it has had its share this hour."""
-    if not counters().hit(register_limit(), "register", client):
-        retry_after = counters().seconds_until_allowed(register_limit(), "register", client)
+    if not counters.hit(register_limit(), "register", client):
+        retry_after = counters.seconds_until_allowed(register_limit(), "register", client)
         raise RateLimited(
             f"Too many registrations from this address; try again in {retry_after} s.",
             retry_after=retry_after,

@@ -20,6 +20,8 @@ import json
 import logging
 import time
 from collections import defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
@@ -27,13 +29,14 @@ import redis.asyncio as redis
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
 from sqlmodel import Session
 
+from blog.config import WEBSOCKET_MAX_FRAME_BYTES, settings
 from blog.deps import SessionDep, user_for_token
 
 logger = logging.getLogger(__name__)
 router = APIRouter()
 
 CHANNEL = "blog:notifications"
-MAX_FRAME_BYTES = 64 * 1024
+MAX_FRAME_BYTES = WEBSOCKET_MAX_FRAME_BYTES
 MAX_MESSAGES_PER_SECOND = 20
 
 
@@ -130,6 +133,20 @@ class NotificationHub:
 
 
 hub = NotificationHub()
+
+
+@asynccontextmanager
+async def notifications_across_processes() -> AsyncIterator[None]:
+    """With `REDIS_URL`, the hub listens to Redis while the app runs (the app's lifespan enters
+    this); only the lifespan that started the listener stops it."""
+    if not settings.redis_url:
+        yield
+        return
+    await hub.start(settings.redis_url)
+    try:
+        yield
+    finally:
+        await hub.stop()
 
 
 class FrameGuard:

@@ -35,7 +35,6 @@ from sqlalchemy import Connection, Engine, event, make_url, text
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel, create_engine
 
-from blog import rate_limits
 from blog.config import normalise_database_url
 from blog.database import enable_sqlite_foreign_keys, get_engine, get_session, open_session
 from blog.main import app
@@ -69,13 +68,6 @@ class Account:
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
-
-
-@pytest.fixture(autouse=True)
-def fresh_rate_limits() -> None:
-    """Every test starts with no login or registration counted (the counters live in the
-    process, and every test's client has the same address)."""
-    rate_limits.counters.cache_clear()
 
 
 @pytest.fixture(scope="session")

@@ -29,6 +29,7 @@ from blog.errors import BadRequest, Conflict, InvalidToken, NotFound, error_resp
 from blog.mail import send_welcome_email
 from blog.rate_limits import (
     ClientAddress,
+    RateLimitCounters,
     count_login_attempt,
     count_registration,
     forget_login_attempts,
@@ -102,10 +103,11 @@ def register(
     session: SessionDep,
     background_tasks: BackgroundTasks,
     client: ClientAddress,
+    counters: RateLimitCounters,
 ) -> Token:
     """Create an account and sign in to it. A welcome email follows (after the response).
     Each address may register `REGISTER_MAX_PER_CLIENT` times an hour (then 429)."""
-    count_registration(client)
+    count_registration(counters, client)
     # Hashed before the first query, so no pooled connection waits idle while bcrypt works.
     password_hash = hash_password(payload.password)
     ensure_available(session, email=payload.email, username=payload.username)
@@ -122,7 +124,12 @@ def register(
     response_model=Token,
     responses=error_responses(400, 413, 422, 429),
 )
-def login(form: Annotated[LoginForm, Form()], session: SessionDep, client: ClientAddress) -> Token:
+def login(
+    form: Annotated[LoginForm, Form()],
+    session: SessionDep,
+    client: ClientAddress,
+    counters: RateLimitCounters,
+) -> Token:
     """Exchange an email or username and a password for a bearer token. After
     `LOGIN_MAX_FAILURES` failures for one account from one address, 429 for a while."""
     identifier = form.username.strip().lower()
@@ -134,7 +141,7 @@ def login(form: Annotated[LoginForm, Form()], session: SessionDep, client: Clien
     # Done with the database: its connection goes back to the pool before the slow part, so a
     # flood of logins waiting for bcrypt cannot hold every connection that reads need.
     session.close()
-    count_login_attempt(account, client)  # before bcrypt: a refused guess costs nothing
+    count_login_attempt(counters, account, client)  # before bcrypt: a refused guess costs nothing
     if user is None:
         verify_password(form.password, dummy_password_hash())  # same time as a real check
         password_ok = False
@@ -142,7 +149,7 @@ def login(form: Annotated[LoginForm, Form()], session: SessionDep, client: Clien
         password_ok = verify_password(form.password, user.password_hash)
     if user is None or not password_ok or not user.is_active:
         raise BadRequest("Incorrect email/username or password.", code="invalid_credentials")
-    forget_login_attempts(account, client)
+    forget_login_attempts(counters, account, client)
     return token_for(user)
 
 
