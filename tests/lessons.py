@@ -35,6 +35,7 @@ STEPS = (
         title="The app shell: settings, database, errors, logs, health",
         files=(
             "requirements.txt",
+            "requirements-dev.txt",
             "pyproject.toml",
             ".gitignore",
             ".env.example",
@@ -202,7 +203,10 @@ def readme_section() -> str:
                 "- In `blog/main.py` and `alembic/env.py`, leave out every line that ends with "
                 "`# step 2` or a later step, and make the folder `alembic/versions/`."
             )
-            out.append("- `.venv/bin/pip install -r requirements.txt`.")
+            out.append(
+                "- `.venv/bin/pip install -r requirements-dev.txt` (the app's requirements and "
+                "the test tools)."
+            )
         for path in WIRING_FILES:
             added = lines_added_at(path, number)
             if added:

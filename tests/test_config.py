@@ -25,9 +25,9 @@ def make_settings(**values: Any) -> Settings:
 @pytest.mark.parametrize(
     ("given", "expected"),
     [
-        ("postgres://u:p@db:5432/blog", "postgresql+psycopg://u:p@db:5432/blog"),
-        ("postgresql://u:p@db:5432/blog", "postgresql+psycopg://u:p@db:5432/blog"),
-        ("postgresql+psycopg://u:p@db/blog", "postgresql+psycopg://u:p@db/blog"),
+        ("postgres://u:p@db:5432/blog", "postgresql+psycopg2://u:p@db:5432/blog"),
+        ("postgresql://u:p@db:5432/blog", "postgresql+psycopg2://u:p@db:5432/blog"),
+        ("postgresql+psycopg2://u:p@db/blog", "postgresql+psycopg2://u:p@db/blog"),
         ("sqlite:///./blog.db", "sqlite:///./blog.db"),
     ],
 )
@@ -190,7 +190,7 @@ def test_pool_and_timeout_settings_are_bounded(setting: str, value: float) -> No
 
 
 def test_postgres_engines_take_pool_settings_from_settings() -> None:
-    engine = make_engine("postgresql+psycopg://user:pw@127.0.0.1:1/blog")
+    engine = make_engine("postgresql+psycopg2://user:pw@127.0.0.1:1/blog")
     assert engine.pool.size() == 5  # type: ignore[attr-defined]
     assert engine.pool._max_overflow == 10  # type: ignore[attr-defined]
     assert engine.pool._timeout == 10  # type: ignore[attr-defined]
@@ -199,11 +199,11 @@ def test_postgres_engines_take_pool_settings_from_settings() -> None:
 
 
 def test_an_unreachable_database_is_described_in_one_masked_line() -> None:
-    url = "postgresql+psycopg://blog:s3cret@db.internal:5432/railway"
+    url = "postgresql+psycopg2://blog:s3cret@db.internal:5432/railway"
     error = OperationalError("SELECT 1", {}, Exception("connection refused\nDETAIL: more"))
     message = unreachable_database_message(url, error)
     assert message == (
-        "DATABASE_URL: cannot connect to postgresql+psycopg://blog:***@db.internal:5432/railway: "
+        "DATABASE_URL: cannot connect to postgresql+psycopg2://blog:***@db.internal:5432/railway: "
         "connection refused"
     )
 

@@ -126,7 +126,7 @@ def test_start_up_line_names_environment_and_database(
     ("url", "described"),
     [
         (
-            "postgresql+psycopg://blog:s3cret@db.internal:5432/railway?sslmode=require",
+            "postgresql+psycopg2://blog:s3cret@db.internal:5432/railway?sslmode=require",
             "postgresql://db.internal:5432/railway",
         ),
         ("sqlite:///./blog.db", "sqlite:///./blog.db"),
@@ -138,7 +138,7 @@ def test_the_database_is_described_without_credentials(url: str, described: str)
 
 def test_sql_parameters_are_hidden_from_errors_and_logs() -> None:
     assert make_engine("sqlite://").hide_parameters
-    assert make_engine("postgresql+psycopg://u:p@127.0.0.1:1/db").hide_parameters
+    assert make_engine("postgresql+psycopg2://u:p@127.0.0.1:1/db").hide_parameters
 
 
 def test_passwords_and_tokens_never_reach_the_logs(client: TestClient, log_lines: LogLines) -> None:

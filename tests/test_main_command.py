@@ -91,7 +91,7 @@ def test_an_unreachable_database_stops_start_up_with_one_line(tmp_path: Path) ->
     assert result.returncode == 1
     [line] = [line for line in result.stderr.splitlines() if "DATABASE_URL" in line]
     assert line.startswith(
-        "DATABASE_URL: cannot connect to postgresql+psycopg://blog:***@127.0.0.1:1/blog: "
+        "DATABASE_URL: cannot connect to postgresql+psycopg2://blog:***@127.0.0.1:1/blog: "
     )
     assert "s3cret-password" not in result.stderr
     assert "Traceback" not in result.stderr

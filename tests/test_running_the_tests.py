@@ -24,3 +24,34 @@ def test_one_test_file_runs_green_on_its_own() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "passed" in result.stdout.splitlines()[-1]
+
+
+TEST_AND_LINT_TOOLS = {
+    "pytest",
+    "pytest-cov",
+    "pytest-alembic",
+    "schemathesis",
+    "hypothesis",
+    "playwright",
+    "aiosmtpd",
+    "trustme",
+    "coverage",
+    "httpx2",
+    "ruff",
+    "mypy",
+}
+
+
+def pinned(path: str) -> dict[str, str]:
+    lines = (REPO_ROOT / path).read_text().splitlines()
+    pins = [line.split("==") for line in lines if "==" in line and not line.startswith("#")]
+    return {name.split("[")[0].lower(): version for name, version in pins}
+
+
+def test_the_app_installs_no_test_tool_and_the_dev_file_adds_them() -> None:
+    app, dev = pinned("requirements.txt"), pinned("requirements-dev.txt")
+    assert not TEST_AND_LINT_TOOLS & set(app)  # Railway installs requirements.txt alone
+    assert TEST_AND_LINT_TOOLS <= set(dev)
+    assert not set(app) & set(dev)  # each pin in one place
+    assert (REPO_ROOT / "requirements-dev.txt").read_text().count("-r requirements.txt\n") == 1
+    assert "psycopg2-binary" in app and "psycopg" not in app

@@ -41,7 +41,7 @@ def test_every_connection_carries_the_time_limits(engine: Engine) -> None:
         assert connection.execute(text("SHOW lock_timeout")).scalar() == "1s"
         # What libpq was told: probe a silent connection after 5 s, give up on unacknowledged
         # data after the same limit as a statement.
-        used = connection.connection.dbapi_connection.info.get_parameters()  # type: ignore[union-attr]
+        used = connection.connection.dbapi_connection.get_dsn_parameters()  # type: ignore[union-attr]
         assert used["keepalives"] == "1"
         assert used["keepalives_idle"] == "5"
         assert used["tcp_user_timeout"] == "1000"
