@@ -131,6 +131,8 @@ STEPS = (
             ".ci/run",
             "tests/lessons.py",
             "tests/benchmarks/__init__.py",
+            "tests/benchmarks/bare_app.py",
+            "tests/benchmarks/requests_cost.py",
             "tests/benchmarks/login_flood.py",
             "tests/benchmarks/websocket_memory.py",
             "tests/postgres/__init__.py",

@@ -1,0 +1,163 @@
+"""Benchmark: what each kind of request costs the app, next to a bare FastAPI route.
+
+Run it from the repository root: `.venv/bin/python -m tests.benchmarks.requests_cost` (it needs
+Debian's `wrk` and a PostgreSQL server: `--server postgresql://postgres@127.0.0.1:5432`). It makes
+a new database, applies the migrations, adds 1,000 posts and 3,000 comments, starts one uvicorn
+worker of the app and one of `tests/benchmarks/bare_app.py`, and loads each request type with
+`wrk -t1 -c4` for 5 s. For each it prints requests per second, wrk's p99, and the worker's own
+CPU time per request (from /proc before and after, which is steadier than req/s), and that CPU
+as a multiple of the bare route's. A benchmark prints figures; it asserts nothing.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+from tests.conftest import PASSWORD, fresh_postgres_database
+from tests.servers import REPO_ROOT, free_port, migrate, request, running, wait_until_healthy
+
+SECONDS = 5
+CONNECTIONS = 4
+POSTS, COMMENTS = 1_000, 3_000
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load(pid: int, url: str, script: Path | None = None) -> tuple[float, float, float]:
+    """(requests per second, p99 in ms, the worker's CPU ms per request) under wrk."""
+    command = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency"]
+    if script is not None:
+        command += ["-s", str(script)]
+    before = cpu_seconds(pid)
+    report = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    used = cpu_seconds(pid) - before
+    served = int(re.search(r"(\d+) requests in", report).group(1))  # type: ignore[union-attr]
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", report).group(1))  # type: ignore[union-attr]
+    value, unit = re.search(r"99%\s+([\d.]+)(us|ms|s)", report).groups()  # type: ignore[union-attr]
+    p99 = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    return rate, p99, used * 1000 / max(served, 1)
+
+
+def lua(folder: Path, name: str, method: str, body: str, headers: dict[str, str]) -> Path:
+    lines = [f'wrk.method = "{method}"', f"wrk.body = '{body}'"]
+    lines += [f'wrk.headers["{key}"] = "{value}"' for key, value in headers.items()]
+    path = folder / f"{name}.lua"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def seed(url: str, author_id: int) -> int:
+    """1,000 posts and 3,000 comments in two statements; returns a post id to read."""
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO posts (title, body, author_id, created_at, updated_at) "
+                "SELECT 'Post ' || n, repeat('Some text. ', 50), :author, now(), now() "
+                "FROM generate_series(1, :posts) AS n"
+            ),
+            {"author": author_id, "posts": POSTS},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO comments (body, post_id, author_id, created_at, updated_at) "
+                "SELECT 'A comment.', p.id, :author, now(), now() "
+                "FROM posts AS p, generate_series(1, :each) AS n"
+            ),
+            {"author": author_id, "each": COMMENTS // POSTS},
+        )
+        post_id = connection.execute(text("SELECT max(id) FROM posts")).scalar_one()
+    engine.dispose()
+    return int(post_id)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--server", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    options = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("this benchmark needs wrk: apt-get install wrk")
+
+    server = options.server.replace("postgresql://", "postgresql+psycopg2://", 1)
+    with fresh_postgres_database(server) as url, tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        migrate(url)
+        environment = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "ENVIRONMENT": "production",
+            "JWT_SECRET": "a-benchmark-secret-that-is-long-enough-0123",
+            "LOG_LEVEL": "WARNING",
+            "BCRYPT_ROUNDS": "12",  # production's cost: a login is mostly bcrypt
+            "REGISTER_MAX_PER_CLIENT": "1000",
+        }
+        app_port, bare_port = free_port(), free_port()
+        uvicorn = [sys.executable, "-m", "uvicorn", "--no-access-log"]
+        app_command = [*uvicorn, "blog.main:app", "--port", str(app_port)]
+        bare_command = [*uvicorn, "tests.benchmarks.bare_app:app", "--port", str(bare_port)]
+        with (
+            running(app_command, environment) as app,
+            running(bare_command, environment, cwd=REPO_ROOT) as bare,
+        ):
+            base = f"http://127.0.0.1:{app_port}"
+            wait_until_healthy(base, app)
+            account = {"email": "ada@example.com", "username": "ada", "password": PASSWORD}
+            token = request(f"{base}/auth/register", "POST", account)[1]["access_token"]
+            me = request(f"{base}/users/me", headers={"Authorization": f"Bearer {token}"})[1]
+            post_id = seed(url, me["id"])
+            signed_in = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+            form = {"Content-Type": "application/x-www-form-urlencoded"}
+            login_body = f"username=ada&password={PASSWORD.replace(' ', '+')}"
+            cases = [
+                ("GET /posts?limit=20", f"{base}/posts?limit=20", None),
+                ("GET /posts/{id}", f"{base}/posts/{post_id}", None),
+                ("GET /health", f"{base}/health", None),
+                (
+                    "POST /posts",
+                    f"{base}/posts",
+                    lua(folder, "post", "POST", '{"title": "t", "body": "b"}', signed_in),
+                ),
+                (
+                    "POST /posts/{id}/comments",
+                    f"{base}/posts/{post_id}/comments",
+                    lua(folder, "comment", "POST", '{"body": "c"}', signed_in),
+                ),
+                (
+                    "POST /auth/login",
+                    f"{base}/auth/login",
+                    lua(folder, "login", "POST", login_body, form),
+                ),
+            ]
+            for _, url_, script in cases:  # warm up
+                subprocess.run(
+                    ["wrk", "-t1", "-c1", "-d1s", *(["-s", str(script)] if script else []), url_],
+                    capture_output=True,
+                    check=True,
+                )
+            floor = load(bare.pid, f"http://127.0.0.1:{bare_port}/bare")
+            print(f"{'request':28} {'req/s':>8} {'p99 ms':>8} {'CPU ms/req':>11} {'x bare':>7}")
+            rate, p99, cpu = floor
+            print(f"{'bare FastAPI GET /bare':28} {rate:8.0f} {p99:8.1f} {cpu:11.2f} {1:7.1f}")
+            for name, url_, script in cases:
+                rate, p99, cpu = load(app.pid, url_, script)
+                print(f"{name:28} {rate:8.0f} {p99:8.1f} {cpu:11.2f} {cpu / floor[2]:7.1f}")
+            rss = next(
+                int(line.split()[1])
+                for line in Path(f"/proc/{app.pid}/status").read_text().splitlines()
+                if line.startswith("VmRSS:")
+            )
+            print(f"app worker memory after the runs: {rss / 1024:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
