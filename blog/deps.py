@@ -9,14 +9,15 @@ a race with a delete (404, or 401 if the account went) instead of a 500. Paginat
 the `Page[T]` envelope live here too, so every list endpoint is bounded the same way.
 """
 
-from typing import Annotated, Generic, Self, TypeVar
+from typing import Annotated, Any, Generic, Self, TypeVar
 
 from fastapi import Depends, Path, Query
 from fastapi.security import OAuth2PasswordBearer
 from pydantic import BaseModel, Field
+from sqlalchemy import Select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
-from sqlmodel import Session, SQLModel, col, delete, select
+from sqlmodel import Session, SQLModel, col, delete, func, select
 
 from blog.database import get_session
 from blog.errors import DomainError, InvalidToken, NotAuthenticated
@@ -113,12 +114,26 @@ Pagination = Annotated[PageParams, Query()]
 
 ItemT = TypeVar("ItemT")
 
+# Counting every row of a big table costs more than reading a page of it (at a million posts,
+# 35 ms against 1.5 ms), so lists count no further than this: `total` is exact up to TOTAL_CAP,
+# and TOTAL_CAP means "that many or more".
+TOTAL_CAP = 10_000
+
+
+def count_up_to_cap(session: Session, rows: Select[Any]) -> int:
+    """How many rows `rows` selects, counting no further than TOTAL_CAP."""
+    counted = rows.limit(TOTAL_CAP).subquery()
+    return session.exec(select(func.count()).select_from(counted)).one()
+
 
 class Page(BaseModel, Generic[ItemT]):
     """One page of a list: the items, how many there are in all, and where the page starts."""
 
     items: list[ItemT]
-    total: int
+    total: int = Field(
+        description=f"How many items match, counted up to {TOTAL_CAP:,}: "
+        f"{TOTAL_CAP:,} means that many or more."
+    )
     limit: int
     offset: int
 

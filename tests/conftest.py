@@ -232,6 +232,28 @@ def count_statements(engine: Engine) -> Iterator[list[str]]:
 
 
 @contextmanager
+def database_of_its_own(sqlite_file: Path | None = None) -> Iterator[Engine]:
+    """An engine on a database no other test shares, every table created: a new PostgreSQL
+    database with TEST_DATABASE_URL; otherwise `sqlite_file` (whose commits other connections
+    see), or a new in-memory SQLite database."""
+    if TEST_DATABASE_URL is not None:
+        with fresh_postgres_database(TEST_DATABASE_URL) as url:
+            engine = create_engine(url)
+            SQLModel.metadata.create_all(engine)
+            yield engine
+            engine.dispose()
+        return
+    if sqlite_file is None:
+        engine = in_memory_sqlite_engine()
+    else:
+        engine = create_engine(f"sqlite:///{sqlite_file}")
+        enable_sqlite_foreign_keys(engine)
+        SQLModel.metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+@contextmanager
 def fresh_postgres_database(server_url: str) -> Iterator[str]:
     """A new, empty database on the PostgreSQL server of `server_url`, dropped afterwards."""
     name = f"blog_test_{secrets.token_hex(6)}"

@@ -139,6 +139,7 @@ STEPS = (
             "tests/postgres/conftest.py",
             "tests/postgres/proxy.py",
             "tests/postgres/test_concurrency.py",
+            "tests/postgres/test_list_plan.py",
             "tests/postgres/test_outage.py",
             "tests/postgres/test_procfile.py",
             "tests/postgres/test_races.py",

@@ -25,18 +25,11 @@ import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
-from sqlalchemy import Engine, create_engine
-from sqlmodel import SQLModel
+from sqlalchemy import Engine
 
 from blog.config import settings as blog_settings
 from blog.main import app
-from tests.conftest import (
-    PASSWORD,
-    TEST_DATABASE_URL,
-    client_on,
-    fresh_postgres_database,
-    in_memory_sqlite_engine,
-)
+from tests.conftest import PASSWORD, client_on, database_of_its_own
 
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 pytestmark = pytest.mark.slow  # about 15 s; `pytest -m "not slow"` skips it while you work
@@ -54,16 +47,8 @@ contract_users = itertools.count()
 
 @pytest.fixture(scope="module")
 def contract_engine() -> Iterator[Engine]:
-    if TEST_DATABASE_URL is not None:
-        with fresh_postgres_database(TEST_DATABASE_URL) as url:
-            engine = create_engine(url)
-            SQLModel.metadata.create_all(engine)
-            yield engine
-            engine.dispose()
-        return
-    engine = in_memory_sqlite_engine()
-    yield engine
-    engine.dispose()
+    with database_of_its_own() as engine:
+        yield engine
 
 
 @pytest.fixture(scope="module")

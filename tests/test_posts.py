@@ -6,6 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
+from blog import deps
 from blog.posts.models import Post
 from tests.conftest import Account, assert_error, create_post
 
@@ -346,3 +347,15 @@ def test_delete_post_requires_a_token(client: TestClient, user: Account) -> None
 
 def test_delete_a_missing_post_is_a_404(client: TestClient, user: Account) -> None:
     assert_error(client.delete("/posts/999", headers=user.headers), 404, "not_found")
+
+
+def test_total_counts_no_further_than_the_cap(
+    client: TestClient, user: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for index in range(5):
+        create_post(client, user, title=f"Post {index}")
+    monkeypatch.setattr(deps, "TOTAL_CAP", 3)
+    page = client.get("/posts").json()
+    assert (page["total"], len(page["items"])) == (3, 5)  # 3 means "3 or more"
+    monkeypatch.setattr(deps, "TOTAL_CAP", 10)
+    assert client.get("/posts").json()["total"] == 5  # exact below the cap

@@ -16,11 +16,11 @@ import pytest
 from fastapi import Depends
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from sqlmodel import SQLModel, col, create_engine, delete, func, select
+from sqlmodel import SQLModel, col, delete, func, select
 
 from blog.comments.models import Comment
 from blog.comments.router import comment_or_404
-from blog.database import enable_sqlite_foreign_keys, open_session
+from blog.database import open_session
 from blog.deps import IdPath, SessionDep, get_current_user, oauth2_scheme
 from blog.main import app
 from blog.posts.models import Post
@@ -28,31 +28,20 @@ from blog.posts.router import post_or_404
 from blog.users.models import User
 from tests.conftest import (
     PASSWORD,
-    TEST_DATABASE_URL,
     Account,
     assert_error,
     client_on,
     create_comment,
     create_post,
-    fresh_postgres_database,
+    database_of_its_own,
     register,
 )
 
 
 @pytest.fixture
 def committed_engine(tmp_path: Path) -> Iterator[Engine]:
-    if TEST_DATABASE_URL is not None:
-        with fresh_postgres_database(TEST_DATABASE_URL) as url:
-            engine = create_engine(url)
-            SQLModel.metadata.create_all(engine)
-            yield engine
-            engine.dispose()
-        return
-    engine = create_engine(f"sqlite:///{tmp_path / 'races.db'}")
-    enable_sqlite_foreign_keys(engine)
-    SQLModel.metadata.create_all(engine)
-    yield engine
-    engine.dispose()
+    with database_of_its_own(tmp_path / "races.db") as engine:
+        yield engine
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Response, status
 from sqlalchemy.orm import joinedload
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from blog.comments.models import (
     Comment,
@@ -28,6 +28,7 @@ from blog.deps import (
     Pagination,
     SessionDep,
     commit_or_gone,
+    count_up_to_cap,
     delete_or_gone,
 )
 from blog.errors import Forbidden, NotFound, error_responses
@@ -96,7 +97,7 @@ def deletable_comment(
 def list_comments(post: PostInPath, session: SessionDep, page: Pagination) -> Page[CommentPublic]:
     """The comments on a post, oldest first."""
     on_this_post = Comment.post_id == post.id
-    total = session.exec(select(func.count()).select_from(Comment).where(on_this_post)).one()
+    total = count_up_to_cap(session, select(Comment.id).where(on_this_post))
     comments = session.exec(
         select(Comment)
         .options(joinedload(Comment.author))  # type: ignore[arg-type]

@@ -25,6 +25,7 @@ from blog.deps import (
     Pagination,
     SessionDep,
     commit_or_gone,
+    count_up_to_cap,
     delete_or_gone,
 )
 from blog.errors import Forbidden, NotFound, error_responses
@@ -114,7 +115,7 @@ def list_posts(
                 col(Post.body).ilike(pattern, escape="\\"),
             )
         )
-    total = session.exec(select(func.count()).select_from(Post).where(*filters)).one()
+    total = count_up_to_cap(session, select(Post.id).where(*filters))
     rows = session.exec(
         select_public_posts()
         .where(*filters)

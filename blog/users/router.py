@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Form, Response, status
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
-from sqlmodel import Session, col, func, or_, select
+from sqlmodel import Session, col, or_, select
 
 from blog.deps import (
     CurrentUser,
@@ -23,6 +23,7 @@ from blog.deps import (
     Pagination,
     SessionDep,
     commit_or_gone,
+    count_up_to_cap,
     delete_or_gone,
 )
 from blog.errors import BadRequest, Conflict, InvalidToken, NotFound, error_responses
@@ -239,7 +240,7 @@ def delete_me(
 )
 def list_users(session: SessionDep, page: Pagination) -> Page[UserPublic]:
     """Everyone who has an account, oldest first."""
-    total = session.exec(select(func.count()).select_from(User)).one()
+    total = count_up_to_cap(session, select(User.id))
     users = session.exec(
         select(User).order_by(col(User.id)).offset(page.offset).limit(page.limit)
     ).all()
