@@ -153,6 +153,7 @@ STEPS = (
         ),
         tests=(
             "tests/test_seed.py",
+            "tests/test_client_address.py",
             "tests/test_api_contract.py",
             "tests/browser/test_docs_in_chromium.py",
             "tests/test_lessons.py",
