@@ -31,7 +31,11 @@ bcrypt_slots = threading.BoundedSemaphore(BCRYPT_SLOTS)
 
 
 def password_fits_bcrypt(password: str) -> bool:
-    return len(password.encode("utf-8")) <= MAX_PASSWORD_BYTES
+    try:
+        size = len(password.encode("utf-8"))
+    except UnicodeEncodeError:  # a lone surrogate: no UTF-8 text, so no stored password matches
+        return False
+    return size <= MAX_PASSWORD_BYTES
 
 
 def hash_password(password: str) -> str:

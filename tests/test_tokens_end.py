@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from blog import realtime
 from blog.database import open_session
 from blog.users.models import User
-from tests.conftest import PASSWORD, Account, assert_error, register
+from tests.conftest import PASSWORD, Account, assert_error, count_statements, register
 from tests.test_realtime import closed_with, notifications
 
 
@@ -153,3 +153,24 @@ def test_a_logout_while_the_socket_opens_still_closes_it(
     with client.websocket_connect(f"/ws/notifications?token={user.token}") as socket:
         closed_with(socket, 1008)
     assert checks == 2
+
+
+def test_the_token_version_moves_on_in_sql_not_from_the_value_read(
+    client: TestClient, user: Account, engine: Any
+) -> None:
+    """A logout and a login landing while a password change runs must not get the version the
+    change then writes: the change adds one to what is stored, in the UPDATE itself."""
+    with count_statements(engine) as statements:
+        assert client.post("/auth/logout", headers=user.headers).status_code == 204
+    [update] = [sql for sql in statements if sql.startswith("UPDATE users")]
+    assert "token_version=(users.token_version +" in update.replace(" = ", "=")
+
+
+def test_a_lone_surrogate_as_current_password_is_a_wrong_password(
+    client: TestClient, user: Account
+) -> None:
+    # JSON may escape a lone surrogate; no UTF-8 text (and so no password) contains one.
+    change = b'{"current_password": "\\udfff", "new_password": "a brand new secret"}'
+    headers = {**user.headers, "Content-Type": "application/json"}
+    response = client.post("/users/me/password", headers=headers, content=change)
+    assert_error(response, 400, "wrong_password")

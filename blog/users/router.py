@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Form, Response, status
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, col, or_, select, update
 
 from blog.deps import (
     CurrentUser,
@@ -25,6 +25,7 @@ from blog.deps import (
     commit_or_gone,
     count_up_to_cap,
     delete_or_gone,
+    lost_race,
 )
 from blog.errors import BadRequest, Conflict, InvalidToken, NotFound, error_responses
 from blog.mail import send_welcome_email
@@ -84,11 +85,19 @@ def token_for(user: User) -> Token:
     return Token(access_token=create_access_token(user.id, user.token_version))
 
 
-def end_every_token(user: User, background_tasks: BackgroundTasks) -> None:
+def end_every_token(session: Session, user: User, background_tasks: BackgroundTasks) -> None:
     """Every token issued to `user` so far stops working once this is committed, and their
-    notification sockets close (after the response, on every process)."""
-    user.token_version += 1
+    notification sockets close (after the response, on every process).
+
+    The version moves on in SQL (`token_version + 1`), not from the value this request read: a
+    logout and a login in between must not end up with the very version written here.
+    """
     assert user.id is not None
+    moved = session.exec(
+        update(User).where(col(User.id) == user.id).values(token_version=User.token_version + 1)
+    )
+    if moved.rowcount == 0:  # the account was deleted by another request meanwhile
+        raise lost_race(session, user.id, InvalidToken("The account was deleted."))
     background_tasks.add_task(hub.sign_out, user.id)
 
 
@@ -163,7 +172,7 @@ def login(
 def logout(user: CurrentUser, session: SessionDep, background_tasks: BackgroundTasks) -> Response:
     """End every token of your account, this one included, on every device; your open
     notification sockets close. Log in again for a new token."""
-    end_every_token(user, background_tasks)
+    end_every_token(session, user, background_tasks)
     commit_or_gone(session, user, InvalidToken("The account was deleted."))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -213,8 +222,9 @@ def change_password(
     session.commit()  # ends the read transaction: its connection is not held while bcrypt works
     if not verify_password(payload.current_password, user.password_hash):
         raise BadRequest("The current password is wrong.", code="wrong_password")
-    user.password_hash = hash_password(payload.new_password)
-    end_every_token(user, background_tasks)
+    new_hash = hash_password(payload.new_password)
+    end_every_token(session, user, background_tasks)
+    user.password_hash = new_hash
     commit_or_gone(session, user, InvalidToken("The account was deleted."))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
