@@ -8,10 +8,11 @@ can drop and rename them on any database; timestamps are stored and returned as 
 database).
 """
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import anyio
 from fastapi import Depends
 from sqlalchemy import URL, Connection, DateTime, Engine, create_engine, event, make_url
 from sqlalchemy.engine import Dialect
@@ -148,8 +149,12 @@ def unreachable_database_message(url: str, error: Exception) -> str:
 engine = make_engine(settings.database_url)
 
 
-def get_engine() -> Engine:
-    """The app's engine, as a dependency so tests can swap the database."""
+async def get_engine() -> Engine:
+    """The app's engine, as a dependency so tests can swap the database.
+
+    `async def` although it awaits nothing: FastAPI runs a plain `def` dependency in a worker
+    thread, and each such hop costs about 0.13 ms of CPU (measured). Nothing here can block.
+    """
     return engine
 
 
@@ -170,7 +175,16 @@ def open_session(bind: Engine | Connection) -> Session:
     return Session(bind, expire_on_commit=False, join_transaction_mode="create_savepoint")
 
 
-def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
-    """One session per request; nothing is written unless the route commits."""
-    with open_session(engine) as session:
+async def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> AsyncIterator[Session]:
+    """One session per request; nothing is written unless the route commits.
+
+    Opening a session does no I/O (it connects on its first query), so it happens right here
+    on the event loop. Closing may talk to the database (a rollback, then the connection goes
+    back to the pool), so it runs in a worker thread like the route itself: a blocking call on
+    the event loop would stall every other request. One thread hop instead of two.
+    """
+    session = open_session(engine)
+    try:
         yield session
+    finally:
+        await anyio.to_thread.run_sync(session.close)

@@ -146,12 +146,6 @@ def test_deleting_a_post_deleted_meanwhile_is_a_404(
     assert_error(response, 404, "not_found")
 
 
-def test_reading_a_post_deleted_meanwhile_is_a_404(
-    racing_client: TestClient, adas_post: dict[str, Any], post_vanishes: None
-) -> None:
-    assert_error(racing_client.get(f"/posts/{adas_post['id']}"), 404, "not_found")
-
-
 def test_commenting_on_a_post_deleted_meanwhile_is_a_404_and_stores_nothing(
     racing_client: TestClient,
     ada: Account,

@@ -57,16 +57,20 @@ def select_public_posts() -> Select[Post, int]:
 
 
 def to_public(post: Post, count: int) -> PostPublic:
-    return PostPublic.model_validate(post, update={"comment_count": count})
+    # From a dict of the columns: `model_validate(post, update=...)` reads each attribute
+    # through a wrapper, which costs a third more for a page of posts (measured).
+    return PostPublic.model_validate(
+        {**post.model_dump(), "author": post.author, "comment_count": count}
+    )
 
 
 def post_not_found() -> NotFound:
     return NotFound("Post not found.")
 
 
-def read_public_post(session: Session, post: Post) -> PostPublic:
-    """The post as the API shows it; 404 if another request has deleted it meanwhile."""
-    row = session.exec(select_public_posts().where(col(Post.id) == post.id)).first()
+def read_public_post(session: Session, post_id: int | None) -> PostPublic:
+    """The post as the API shows it, in one query; 404 if there is none (or no longer one)."""
+    row = session.exec(select_public_posts().where(col(Post.id) == post_id)).first()
     if row is None:
         raise post_not_found()
     return to_public(*row)
@@ -148,9 +152,10 @@ def create_post(payload: PostCreate, user: CurrentUser, session: SessionDep) -> 
     response_model=PostPublic,
     responses=error_responses(404, 422),
 )
-def read_post(post: Annotated[Post, Depends(post_or_404)], session: SessionDep) -> PostPublic:
+def read_post(post_id: IdPath, session: SessionDep) -> PostPublic:
     """One post, with its author and how many comments it has."""
-    return read_public_post(session, post)
+    # Not `post_or_404`: the one query that builds the answer also says whether the post exists.
+    return read_public_post(session, post_id)
 
 
 @router.patch(
@@ -168,7 +173,7 @@ def update_post(
     """Change the title or body of your post; `updated_at` moves if you sent a field."""
     apply_changes(post, payload.model_dump(exclude_unset=True))
     commit_or_gone(session, user, post_not_found())
-    return read_public_post(session, post)
+    return read_public_post(session, post.id)
 
 
 @router.delete(

@@ -7,6 +7,13 @@ worker of the app and one of `tests/benchmarks/bare_app.py`, and loads each requ
 `wrk -t1 -c4` for 5 s. For each it prints requests per second, wrk's p99, and the worker's own
 CPU time per request (from /proc before and after, which is steadier than req/s), and that CPU
 as a multiple of the bare route's. A benchmark prints figures; it asserts nothing.
+
+The app runs on what Railway installs: a fresh virtual environment of `requirements.txt` only
+(`--python` names one to reuse). The dev install would load more (PyJWT imports `cryptography`
+when it is there, 9 MiB more). Each request type is loaded twice: with the app, wrk and PostgreSQL
+sharing both cores as they like, and with the app pinned to core 0 and wrk and PostgreSQL to core
+1. On two cores the shared run swings by 10-20 % from run to run (threads of the app wait for
+each other across cores); the pinned run is the app's own cost, steady to a few per cent.
 """
 
 import argparse
@@ -33,9 +40,37 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def load(pid: int, url: str, script: Path | None = None) -> tuple[float, float, float]:
+def pin(pid: int, cpus: set[int]) -> None:
+    """Keep every thread of `pid` on `cpus` (threads started later inherit it)."""
+    for thread in os.listdir(f"/proc/{pid}/task"):
+        os.sched_setaffinity(int(thread), cpus)
+
+
+def pin_database_backends(url: str, cpus: set[int]) -> None:
+    """The PostgreSQL processes serving `url`'s database (the app's pooled connections)."""
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        backends = connection.execute(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        ).scalars()
+        for backend in backends:
+            os.sched_setaffinity(backend, cpus)
+    engine.dispose()
+
+
+def lean_python(folder: Path) -> str:
+    """A virtual environment of requirements.txt alone, as Railway installs it."""
+    subprocess.run([sys.executable, "-m", "venv", str(folder / "lean")], check=True)
+    pip = [str(folder / "lean" / "bin" / "python"), "-m", "pip", "install", "-q"]
+    subprocess.run([*pip, "-r", str(REPO_ROOT / "requirements.txt")], check=True)
+    return str(folder / "lean" / "bin" / "python")
+
+
+def load(
+    pid: int, url: str, script: Path | None = None, wrk_on: list[str] | None = None
+) -> tuple[float, float, float]:
     """(requests per second, p99 in ms, the worker's CPU ms per request) under wrk."""
-    command = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency"]
+    command = [*(wrk_on or []), "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency"]
     if script is not None:
         command += ["-s", str(script)]
     before = cpu_seconds(pid)
@@ -84,6 +119,7 @@ def seed(url: str, author_id: int) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--server", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--python", help="the app's interpreter (default: a new lean venv)")
     options = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("this benchmark needs wrk: apt-get install wrk")
@@ -91,6 +127,7 @@ def main() -> None:
     server = options.server.replace("postgresql://", "postgresql+psycopg2://", 1)
     with fresh_postgres_database(server) as url, tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
+        python = options.python or lean_python(folder)
         migrate(url)
         environment = {
             **os.environ,
@@ -102,9 +139,9 @@ def main() -> None:
             "REGISTER_MAX_PER_CLIENT": "1000",
         }
         app_port, bare_port = free_port(), free_port()
-        uvicorn = [sys.executable, "-m", "uvicorn", "--no-access-log"]
-        app_command = [*uvicorn, "blog.main:app", "--port", str(app_port)]
-        bare_command = [*uvicorn, "tests.benchmarks.bare_app:app", "--port", str(bare_port)]
+        uvicorn = ["-m", "uvicorn", "--no-access-log"]
+        app_command = [python, *uvicorn, "blog.main:app", "--port", str(app_port)]
+        bare_command = [python, *uvicorn, "tests.benchmarks.bare_app:app", "--port", str(bare_port)]
         with (
             running(app_command, environment) as app,
             running(bare_command, environment, cwd=REPO_ROOT) as bare,
@@ -144,13 +181,25 @@ def main() -> None:
                     capture_output=True,
                     check=True,
                 )
-            floor = load(bare.pid, f"http://127.0.0.1:{bare_port}/bare")
-            print(f"{'request':28} {'req/s':>8} {'p99 ms':>8} {'CPU ms/req':>11} {'x bare':>7}")
-            rate, p99, cpu = floor
-            print(f"{'bare FastAPI GET /bare':28} {rate:8.0f} {p99:8.1f} {cpu:11.2f} {1:7.1f}")
-            for name, url_, script in cases:
-                rate, p99, cpu = load(app.pid, url_, script)
-                print(f"{name:28} {rate:8.0f} {p99:8.1f} {cpu:11.2f} {cpu / floor[2]:7.1f}")
+            passes: list[tuple[str, list[str]]] = [("cores shared", [])]
+            if len(os.sched_getaffinity(0)) >= 2:
+                passes.append(
+                    ("app on core 0; wrk and PostgreSQL on core 1", ["taskset", "-c", "1"])
+                )
+            for title, wrk_on in passes:
+                if wrk_on:
+                    pin(app.pid, {0})
+                    pin(bare.pid, {0})
+                    pin_database_backends(url, {1})
+                print(f"\n{title}")
+                floor = load(bare.pid, f"http://127.0.0.1:{bare_port}/bare", wrk_on=wrk_on)
+                head = f"{'request':28} {'req/s':>8} {'p99 ms':>8} {'CPU ms/req':>11} {'x bare':>7}"
+                print(head)
+                rate, p99, cpu = floor
+                print(f"{'bare FastAPI GET /bare':28} {rate:8.0f} {p99:8.1f} {cpu:11.2f} {1:7.1f}")
+                for name, url_, script in cases:
+                    rate, p99, cpu = load(app.pid, url_, script, wrk_on)
+                    print(f"{name:28} {rate:8.0f} {p99:8.1f} {cpu:11.2f} {cpu / floor[2]:7.1f}")
             rss = next(
                 int(line.split()[1])
                 for line in Path(f"/proc/{app.pid}/status").read_text().splitlines()
