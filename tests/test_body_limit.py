@@ -146,6 +146,7 @@ def send_huge_body(port: int, chunked: bool, total: int = 100 * MiB) -> bytes:
     return bytes(answer).split(b"\r\n")[0]
 
 
+@pytest.mark.slow  # starts a server or a Python process
 def test_a_100_mb_body_leaves_the_servers_memory_flat(tmp_path: Path) -> None:
     database = f"sqlite:///{tmp_path / 'blog.db'}"
     migrate(database)

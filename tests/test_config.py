@@ -139,6 +139,7 @@ def test_the_refusal_does_not_echo_the_secret(monkeypatch: pytest.MonkeyPatch) -
     assert "tooshort-but-secret" not in str(exit_info.value.code)
 
 
+@pytest.mark.slow  # starts a server or a Python process
 def test_python_m_blog_refuses_to_start_in_production_with_a_short_secret(tmp_path: Path) -> None:
     environment = {
         **os.environ,

@@ -61,6 +61,7 @@ def environment_for_a_fresh_checkout(**overrides: str) -> dict[str, str]:
     return {**environment, "PYTHONPATH": str(REPO_ROOT), **overrides}
 
 
+@pytest.mark.slow  # starts a server or a Python process
 def test_python_m_blog_serves_a_fresh_sqlite_database(tmp_path: Path) -> None:
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
@@ -78,6 +79,7 @@ def test_python_m_blog_serves_a_fresh_sqlite_database(tmp_path: Path) -> None:
     assert f"docs at http://127.0.0.1:{port}/docs" in server.output  # type: ignore[attr-defined]
 
 
+@pytest.mark.slow  # starts a server or a Python process
 def test_an_unreachable_database_stops_start_up_with_one_line(tmp_path: Path) -> None:
     url = "postgresql://blog:s3cret-password@127.0.0.1:1/blog"  # nothing listens on port 1
     result = subprocess.run(
@@ -97,6 +99,7 @@ def test_an_unreachable_database_stops_start_up_with_one_line(tmp_path: Path) ->
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow  # starts a server or a Python process
 def test_an_unparsable_database_url_stops_start_up_with_one_line(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "blog"],
@@ -113,6 +116,7 @@ def test_an_unparsable_database_url_stops_start_up_with_one_line(tmp_path: Path)
     ]
 
 
+@pytest.mark.slow  # starts a server or a Python process
 def test_two_workers_without_a_jwt_secret_accept_each_others_tokens(tmp_path: Path) -> None:
     """Development without JWT_SECRET: both workers sign with the folder's one secret, so a token
     from either works on both (with a secret per process, every other request was a 401)."""

@@ -1,6 +1,9 @@
 """With REDIS_URL set but Redis unreachable, notifications still reach this process's sockets."""
 
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -9,7 +12,7 @@ from fastapi.testclient import TestClient
 from blog.config import settings
 from blog.main import app
 from tests.conftest import Account, create_comment, create_post
-from tests.servers import free_port
+from tests.servers import REPO_ROOT, free_port
 
 
 @pytest.fixture
@@ -39,3 +42,19 @@ def test_events_fall_back_to_this_process_when_redis_is_down(
     assert "redis publish failed" in caplog.text
     at_start_up = [record.getMessage() for record in caplog.get_records("setup")]
     assert any("redis subscription lost" in message for message in at_start_up)
+
+
+@pytest.mark.slow  # starts a server or a Python process
+def test_without_redis_url_the_redis_package_is_not_even_imported() -> None:
+    """The redis client costs a process about 5 MiB of memory; an app without Redis skips it."""
+    environment = {key: value for key, value in os.environ.items() if key != "REDIS_URL"}
+    check = "import sys, blog.main; print(sorted(m for m in sys.modules if m.startswith('redis')))"
+    loaded = subprocess.run(
+        [sys.executable, "-c", check],
+        env=environment,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert loaded.stdout.strip() == "[]"

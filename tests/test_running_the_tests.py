@@ -5,9 +5,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.servers import REPO_ROOT
 
 
+@pytest.mark.slow  # starts a server or a Python process
 def test_one_test_file_runs_green_on_its_own() -> None:
     environment = {
         name: value
@@ -30,6 +33,7 @@ TEST_AND_LINT_TOOLS = {
     "pytest",
     "pytest-cov",
     "pytest-alembic",
+    "pytest-xdist",
     "schemathesis",
     "hypothesis",
     "playwright",
