@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
 from sqlmodel import Session
+from starlette.websockets import WebSocketState
 
 from blog.config import WEBSOCKET_MAX_FRAME_BYTES, settings
 from blog.deps import SessionDep, user_for_token
@@ -190,6 +191,12 @@ class FrameGuard:
         return self.in_window > MAX_MESSAGES_PER_SECOND
 
 
+async def close_unless_closed(socket: WebSocket, code: int, reason: str) -> None:
+    """Close `socket`, unless this app has closed it already: a second close is an error."""
+    if socket.application_state != WebSocketState.DISCONNECTED:
+        await socket.close(code, reason)
+
+
 @router.websocket("/ws/notify")
 async def echo(socket: WebSocket) -> None:
     """Answers each text frame with `Echo: <text>`."""
@@ -221,7 +228,8 @@ async def notifications(socket: WebSocket, session: SessionDep, token: str | Non
         # A logout between the check above and `hub.add` closed the account's sockets without
         # this one; now that it hears every later one, check the token once more.
         if await anyio.to_thread.run_sync(active_user_id, session, token) is None:
-            await socket.close(status.WS_1008_POLICY_VIOLATION, "a valid token is required")
+            # That logout may have closed this socket too while we looked (`hub.close_sockets`).
+            await close_unless_closed(socket, status.WS_1008_POLICY_VIOLATION, "signed out")
             return
         # Tells the client that from now on it will hear every event (nothing was missed since).
         await socket.send_json({"type": "ready", "user_id": user_id})

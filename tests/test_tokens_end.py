@@ -1,9 +1,11 @@
 """Tokens that end: logout, a password change and a deleted account end every token of the
 account, ids are never handed out twice, and the account's notification sockets close."""
 
+import logging
 import time
 from typing import Any
 
+import anyio.from_thread
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
@@ -174,3 +176,36 @@ def test_a_lone_surrogate_as_current_password_is_a_wrong_password(
     headers = {**user.headers, "Content-Type": "application/json"}
     response = client.post("/users/me/password", headers=headers, content=change)
     assert_error(response, 400, "wrong_password")
+
+
+def test_a_socket_closed_by_a_logout_while_it_checks_again_is_closed_once(
+    client: TestClient,
+    user: Account,
+    bind: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The logout's broadcast reaches the hub while the socket's second check runs: the hub
+    closes the socket, and the route, finding the token ended too, does not close it again
+    (a second close raised, and logged an ERROR with a traceback)."""
+    real_check = realtime.active_user_id
+    checks = 0
+
+    def check_while_logging_out(session: Session, token: str | None) -> int | None:
+        nonlocal checks
+        checks += 1
+        if checks == 2:
+            with open_session(bind) as other:
+                account = other.get(User, user.id)
+                assert account is not None
+                account.token_version += 1
+                other.commit()
+            anyio.from_thread.run(realtime.hub.sign_out, user.id)  # closes this socket
+        return real_check(session, token)
+
+    monkeypatch.setattr(realtime, "active_user_id", check_while_logging_out)
+    url = f"/ws/notifications?token={user.token}"
+    with caplog.at_level(logging.ERROR), client.websocket_connect(url) as socket:
+        closed_with(socket, 1008)
+    assert checks == 2
+    assert [record for record in caplog.records if record.levelno >= logging.ERROR] == []
