@@ -93,6 +93,11 @@ class Settings(BaseSettings):
     login_window_seconds: int = Field(default=900, ge=1, le=86_400)
     # Registrations per client per hour.
     register_max_per_client: int = Field(default=20, ge=1, le=100_000)
+    # Password reset: how long an emailed token works, and how many requests per hour one email
+    # address and one client may make (each request for a known address sends an email).
+    password_reset_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    password_reset_max_per_email: int = Field(default=3, ge=1, le=100_000)
+    password_reset_max_per_client: int = Field(default=10, ge=1, le=100_000)
     # None means "not set": development and tests then get a random per-process secret,
     # production refuses to start (see `require_real_secret_in_production`).
     jwt_secret: SecretStr | None = None

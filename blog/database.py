@@ -8,8 +8,9 @@ can drop and rename them on any database; timestamps are stored and returned as 
 database).
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated, Any
 
 import anyio
@@ -173,6 +174,14 @@ def open_session(bind: Engine | Connection) -> Session:
     connection that is already in a transaction (the PostgreSQL tests), commits become savepoints.
     """
     return Session(bind, expire_on_commit=False, join_transaction_mode="create_savepoint")
+
+
+async def get_session_factory(
+    engine: Annotated[Engine, Depends(get_engine)],
+) -> Callable[[], Session]:
+    """For work that outlives the request (a background task): each call opens a new session.
+    The request's own session is closed by the time a background task runs."""
+    return partial(open_session, engine)
 
 
 async def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> AsyncIterator[Session]:

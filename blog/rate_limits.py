@@ -110,6 +110,24 @@ def forget_login_attempts(counters: Counters, account: str, client: str) -> None
     counters.clear(login_limit(), "login", account, client)
 
 
+def password_reset_limits() -> tuple[RateLimitItem, RateLimitItem]:
+    per_client = RateLimitItemPerHour(settings.password_reset_max_per_client)
+    return per_client, RateLimitItemPerHour(settings.password_reset_max_per_email)
+
+
+def count_password_reset(counters: Counters, email: str, client: str) -> None:
+    """Count a reset request for `email` from `client`, or 429 once either has had its share
+    this hour: one client cannot flood many inboxes, many clients cannot flood one."""
+    per_client, per_email = password_reset_limits()
+    for item, key in ((per_client, ("reset", "client", client)), (per_email, ("reset", email))):
+        if not counters.hit(item, *key):
+            retry_after = counters.seconds_until_allowed(item, *key)
+            raise RateLimited(
+                f"Too many password-reset requests; try again in {retry_after} s.",
+                retry_after=retry_after,
+            )
+
+
 def count_registration(counters: Counters, client: str) -> None:
     """Count a registration from `client`, or 429 if it has had its share this hour."""
     if not counters.hit(register_limit(), "register", client):

@@ -26,19 +26,32 @@ os.environ.update(
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from email import message_from_bytes
+from email.message import Message
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import jwt
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import Envelope
+from aiosmtpd.smtp import Session as SMTPSession
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, event, make_url, text
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel, create_engine
 
-from blog.config import normalise_database_url
-from blog.database import enable_sqlite_foreign_keys, get_engine, get_session, open_session
+from blog.config import normalise_database_url, settings
+from blog.database import (
+    enable_sqlite_foreign_keys,
+    get_engine,
+    get_session,
+    get_session_factory,
+    open_session,
+)
 from blog.main import app
+from tests.servers import free_port
 
 TEST_DATABASE_URL = normalise_database_url(os.environ.get("TEST_DATABASE_URL", "")) or None
 collect_ignore = []
@@ -145,6 +158,7 @@ def client_on(engine: Engine, bind: Engine | Connection) -> Iterator[TestClient]
 
     app.dependency_overrides[get_engine] = lambda: engine
     app.dependency_overrides[get_session] = get_test_session
+    app.dependency_overrides[get_session_factory] = lambda: partial(open_session, bind)
     with TestClient(app) as client:
         yield client
     app.dependency_overrides.clear()
@@ -194,6 +208,41 @@ def user(client: TestClient) -> Account:
 @pytest.fixture
 def other_user(client: TestClient) -> Account:
     return register(client, "grace")
+
+
+class Inbox:
+    """An aiosmtpd handler that keeps what it receives, or refuses everything."""
+
+    def __init__(self, refuse: bool = False) -> None:
+        self.messages: list[tuple[Envelope, Message]] = []
+        self.refuse = refuse
+
+    async def handle_DATA(self, server: object, session: SMTPSession, envelope: Envelope) -> str:
+        if self.refuse:
+            return "550 mailbox unavailable"
+        self.messages.append((envelope, message_from_bytes(envelope.content)))  # type: ignore[arg-type]
+        return "250 OK"
+
+
+@pytest.fixture
+def use_smtp(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Settings that send through an SMTP server on a free local port; returns the port."""
+    port = free_port()
+    monkeypatch.setattr(settings, "email_backend", "smtp")
+    monkeypatch.setattr(settings, "smtp_host", "127.0.0.1")
+    monkeypatch.setattr(settings, "smtp_port", port)
+    monkeypatch.setattr(settings, "smtp_starttls", False)
+    monkeypatch.setattr(settings, "smtp_timeout", 5)
+    return port
+
+
+@pytest.fixture
+def inbox(use_smtp: int) -> Iterator[Inbox]:
+    handler = Inbox()
+    server = Controller(handler, hostname="127.0.0.1", port=use_smtp)
+    server.start()
+    yield handler
+    server.stop()
 
 
 def assert_error(response, status_code: int, code: str) -> None:  # type: ignore[no-untyped-def]

@@ -369,3 +369,11 @@ def test_the_token_of_a_deactivated_user_is_rejected(
     client: TestClient, deactivated_user: Account
 ) -> None:
     assert_error(get_me(client, deactivated_user.token), 401, "invalid_token")
+
+
+def test_a_login_name_longer_than_an_email_is_a_422(client: TestClient) -> None:
+    """Unknown names are rate-limit keys for a while: they may not be megabytes long."""
+    form = {"username": "a" * 321, "password": "whatever it is"}
+    assert_error(client.post("/auth/login", data=form), 422, "validation_error")
+    form = {"username": "a" * 320, "password": "whatever it is"}
+    assert_error(client.post("/auth/login", data=form), 400, "invalid_credentials")

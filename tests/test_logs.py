@@ -195,3 +195,16 @@ def test_tokens_in_query_strings_are_redacted_from_every_line() -> None:
     assert record.getMessage() == (
         '127.0.0.1:5000 - "WebSocket /ws/notifications?token=[redacted]&x=1" [accepted]'
     )
+
+
+def test_an_email_shown_on_the_console_keeps_its_token() -> None:
+    """The one line a token may appear in: a development email, shown to be read and used."""
+    email = logging.LogRecord(
+        "blog.mail", logging.INFO, __file__, 1, "email to %s:\n%s", ("a@x.test", "token=abc"), None
+    )
+    email.shows_tokens = True
+    other = logging.LogRecord("blog", logging.INFO, __file__, 1, "token=abc", None, None)
+    RedactTokens().filter(email)
+    RedactTokens().filter(other)
+    assert email.getMessage() == "email to a@x.test:\ntoken=abc"
+    assert other.getMessage() == "token=[redacted]"

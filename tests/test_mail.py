@@ -3,9 +3,6 @@ registration to fail."""
 
 import logging
 import ssl
-from collections.abc import Iterator
-from email import message_from_bytes
-from email.message import Message
 
 import pytest
 import trustme
@@ -16,23 +13,8 @@ from pydantic import SecretStr
 
 from blog import mail
 from blog.config import settings
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, Inbox
 from tests.conftest import register as register_account
-from tests.servers import free_port
-
-
-class Inbox:
-    """An aiosmtpd handler that keeps what it receives, or refuses everything."""
-
-    def __init__(self, refuse: bool = False) -> None:
-        self.messages: list[tuple[Envelope, Message]] = []
-        self.refuse = refuse
-
-    async def handle_DATA(self, server: object, session: Session, envelope: Envelope) -> str:
-        if self.refuse:
-            return "550 mailbox unavailable"
-        self.messages.append((envelope, message_from_bytes(envelope.content)))  # type: ignore[arg-type]
-        return "250 OK"
 
 
 def accept_blog_login(
@@ -43,27 +25,6 @@ def accept_blog_login(
         b"smtp-secret",
     )
     return AuthResult(success=ok)
-
-
-@pytest.fixture
-def use_smtp(monkeypatch: pytest.MonkeyPatch) -> int:
-    """Settings that send through an SMTP server on a free local port; returns the port."""
-    port = free_port()
-    monkeypatch.setattr(settings, "email_backend", "smtp")
-    monkeypatch.setattr(settings, "smtp_host", "127.0.0.1")
-    monkeypatch.setattr(settings, "smtp_port", port)
-    monkeypatch.setattr(settings, "smtp_starttls", False)
-    monkeypatch.setattr(settings, "smtp_timeout", 5)
-    return port
-
-
-@pytest.fixture
-def inbox(use_smtp: int) -> Iterator[Inbox]:
-    handler = Inbox()
-    server = Controller(handler, hostname="127.0.0.1", port=use_smtp)
-    server.start()
-    yield handler
-    server.stop()
 
 
 def register(client: TestClient) -> int:

@@ -55,7 +55,13 @@ def test_upgrade_creates_every_table(
     alembic_runner: MigrationContext, alembic_engine: Engine
 ) -> None:
     alembic_runner.migrate_up_to("heads")
-    assert table_names(alembic_engine) == {"users", "posts", "comments", "alembic_version"}
+    assert table_names(alembic_engine) == {
+        "users",
+        "posts",
+        "comments",
+        "password_reset_tokens",
+        "alembic_version",
+    }
 
 
 def test_downgrade_to_base_removes_everything(
@@ -66,13 +72,15 @@ def test_downgrade_to_base_removes_everything(
     assert table_names(alembic_engine) == {"alembic_version"}
 
 
-def test_downgrade_to_the_first_migration_keeps_users_only(
+def test_downgrade_to_the_first_migration_keeps_the_accounts_only(
     alembic_runner: MigrationContext, alembic_engine: Engine
 ) -> None:
     first = alembic_runner.history.revisions[1]  # [0] is "base"
     alembic_runner.migrate_up_to("heads")
     alembic_runner.migrate_down_to(first)
-    assert table_names(alembic_engine) == {"users", "alembic_version"}
+    tables = table_names(alembic_engine)
+    # A student's first migration (the copy steps) also has the reset tokens; ours added them later.
+    assert tables - {"password_reset_tokens"} == {"users", "alembic_version"}
 
 
 def test_foreign_keys_cascade_and_are_named(

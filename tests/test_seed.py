@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import TypeAdapter
 from sqlmodel import Session, func, select
 
 import blog.__main__ as blog_main
@@ -13,6 +14,7 @@ from blog.config import settings
 from blog.database import make_engine
 from blog.posts.models import Post
 from blog.users.models import User
+from blog.users.passwords import Password, refuse_personal_password
 
 
 def counts(session: Session) -> tuple[int, int, int]:
@@ -70,3 +72,14 @@ def test_seed_refuses_to_run_in_production(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(settings, "environment", "production")
     with pytest.raises(SystemExit, match="refusing"):
         seed.run()
+
+
+def test_the_demo_password_passes_the_password_rules_for_every_demo_user(
+    session: Session,
+) -> None:
+    TypeAdapter(Password).validate_python(seed.DEMO_PASSWORD)
+    seed.seed(session)
+    for user in session.exec(select(User)).all():
+        refuse_personal_password(
+            seed.DEMO_PASSWORD, "password", username=user.username, email=user.email
+        )

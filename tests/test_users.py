@@ -38,7 +38,11 @@ def test_update_me_changes_username_and_email(client: TestClient, user: Account)
     response = client.patch(
         "/users/me",
         headers=user.headers,
-        json={"username": "Countess", "email": "Countess@Example.com"},
+        json={
+            "username": "Countess",
+            "email": "Countess@Example.com",
+            "current_password": PASSWORD,
+        },
     )
     assert response.status_code == 200
     assert response.json()["username"] == "Countess"
@@ -58,7 +62,7 @@ def test_update_me_may_change_the_case_of_your_own_username(
 @pytest.mark.parametrize(
     ("change", "code"),
     [
-        ({"email": "GRACE@example.com"}, "email_taken"),
+        ({"email": "GRACE@example.com", "current_password": PASSWORD}, "email_taken"),
         ({"username": "Grace"}, "username_taken"),
     ],
 )

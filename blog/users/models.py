@@ -4,7 +4,8 @@ Lesson: one SQLModel class can be both a database table and an API schema, but a
 everything would leak password hashes and let clients set fields they must not. So the model family
 splits it: `UserBase` holds what is shared, `User` is the table, `UserRegister` and `UserUpdateMe`
 accept only what a user may send (no `id`, no `is_active`), `UserPublic` and `UserPrivate` decide
-what goes out. Validation rules (email, username characters, the 72-byte password limit) live here.
+what goes out. Validation rules (email, username characters) live here, the password rules in
+`passwords.py`. `PasswordResetToken` is the table behind account recovery (`recovery.py`).
 """
 
 from datetime import datetime
@@ -27,10 +28,9 @@ from sqlmodel import Field, SQLModel
 
 from blog.database import UTCDateTime, utc_now
 from blog.fields import NO_NUL_CHARACTER, OPTIONAL_TEXT_SCHEMA, reject_null, trimmed_or_empty
-from blog.security import MAX_PASSWORD_BYTES
+from blog.users.passwords import Password
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_]+$"
-MIN_PASSWORD_BYTES = 8
 
 
 def valid_email(value: str) -> str:
@@ -46,16 +46,6 @@ def valid_email(value: str) -> str:
     return checked.normalized.lower()
 
 
-def password_length_in_bytes(password: str) -> str:
-    size = len(password.encode("utf-8"))
-    if size < MIN_PASSWORD_BYTES or size > MAX_PASSWORD_BYTES:
-        raise ValueError(
-            f"password must be {MIN_PASSWORD_BYTES} to {MAX_PASSWORD_BYTES} bytes in UTF-8 "
-            f"(this one is {size})"
-        )
-    return password
-
-
 # Emails are stored lower-case, so uniqueness and login ignore case.
 Email = Annotated[
     str,
@@ -64,13 +54,6 @@ Email = Annotated[
     WithJsonSchema({"type": "string", "format": "email", "maxLength": 320}),
 ]
 Username = Annotated[str, StringConstraints(min_length=3, max_length=30, pattern=USERNAME_PATTERN)]
-# JSON Schema counts characters, bcrypt counts bytes: the limit is in the description, and
-# `format: password` tells Swagger UI (and test generators) what kind of string this is.
-Password = Annotated[
-    str,
-    AfterValidator(password_length_in_bytes),
-    PydanticField(description="8 to 72 bytes in UTF-8", json_schema_extra={"format": "password"}),
-]
 Bio = Annotated[
     str, StringConstraints(max_length=500), AfterValidator(trimmed_or_empty), OPTIONAL_TEXT_SCHEMA
 ]
@@ -124,8 +107,13 @@ class UserRegister(SQLModel):
 class LoginForm(BaseModel):
     """The OAuth2 password form Swagger UI's Authorize dialog sends (other fields are ignored)."""
 
+    # At most an email's length: an unknown name is a rate-limit key for a while, so an unbounded
+    # one would let every guess park a megabyte in the counters.
     username: str = PydanticField(
-        description="Your email or your username", examples=["ada"], pattern=NO_NUL_CHARACTER
+        description="Your email or your username",
+        examples=["ada"],
+        max_length=320,
+        pattern=NO_NUL_CHARACTER,
     )
     password: str = PydanticField(examples=["correct horse battery"], pattern=NO_NUL_CHARACTER)
 
@@ -141,8 +129,13 @@ class UserUpdateMe(SQLModel):
     username: Username | SkipJsonSchema[None] = None
     email: Email | SkipJsonSchema[None] = None
     bio: Bio | SkipJsonSchema[None] = None
+    # A stolen token alone must not be enough to move the account to another address (from where
+    # a password reset would take it over), so a new email needs the password too.
+    current_password: str | SkipJsonSchema[None] = Field(
+        default=None, description="Your password: required when `email` changes"
+    )
 
-    @field_validator("username", "email", "bio")
+    @field_validator("username", "email", "bio", "current_password")
     @classmethod
     def not_null(cls, value: str | None) -> str:
         return reject_null(value)
@@ -159,6 +152,51 @@ class PasswordChange(SQLModel):
 
     current_password: str
     new_password: Password
+
+
+class PasswordResetRequest(SQLModel):
+    model_config = {"json_schema_extra": {"examples": [{"email": "ada@example.com"}]}}
+
+    email: Email
+
+
+class PasswordResetRequested(SQLModel):
+    """The same answer whether or not an account has the email: the API does not say which."""
+
+    detail: str = (
+        "If an account has this email, a password-reset token is on its way to it. "
+        "Send it to POST /auth/password-reset/confirm with your new password."
+    )
+
+
+class PasswordResetConfirm(SQLModel):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "token": "paste the token from the email here (43 characters)",
+                    "new_password": "battery staple 42",
+                }
+            ]
+        }
+    }
+
+    # Any string: a token of the wrong length or alphabet is an invalid token (400), like a
+    # well-formed one that matches nothing, not a validation error.
+    token: str
+    new_password: Password
+
+
+class PasswordResetToken(SQLModel, table=True):
+    """A password-reset token, stored only as its SHA-256: whoever reads this table (a backup,
+    a leaked dump) learns nothing that resets a password."""
+
+    __tablename__ = "password_reset_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
 
 
 class UserPublic(UserBase):

@@ -4,18 +4,21 @@ Lesson: authentication end to end. Registration validates input (see `models.py`
 password and answers with a token; login checks a password form (so Swagger UI's Authorize button
 works) and spends the same bcrypt time whether or not the account exists; both are rate limited
 (`blog/rate_limits.py`). Routes that take `CurrentUser` only run for a valid token; logging out
-and changing the password end every token of the account. Uniqueness is checked before writing
-for a clear 409, and enforced by the database for the race two simultaneous requests could still
-win.
+and changing the password end every token of the account, and moving the account to a new email
+asks for the password again (re-authentication: a stolen token is not enough). A forgotten
+password is reset by email (`recovery.py`). Uniqueness is checked before writing for a clear 409,
+and enforced by the database for the race two simultaneous requests could still win.
 """
 
+from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Form, Response, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Response, status
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, or_, select, update
 
+from blog.database import get_session_factory
 from blog.deps import (
     CurrentUser,
     IdPath,
@@ -33,6 +36,7 @@ from blog.rate_limits import (
     ClientAddress,
     RateLimitCounters,
     count_login_attempt,
+    count_password_reset,
     count_registration,
     forget_login_attempts,
 )
@@ -41,12 +45,22 @@ from blog.security import create_access_token, dummy_password_hash, hash_passwor
 from blog.users.models import (
     LoginForm,
     PasswordChange,
+    PasswordResetConfirm,
+    PasswordResetRequest,
+    PasswordResetRequested,
     Token,
     User,
     UserPrivate,
     UserPublic,
     UserRegister,
     UserUpdateMe,
+)
+from blog.users.passwords import refuse_personal_password
+from blog.users.recovery import (
+    account_for_reset_token,
+    claim_reset_token,
+    invalid_reset_token,
+    send_password_reset,
 )
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"], responses=error_responses(503))
@@ -118,6 +132,9 @@ def register(
     """Create an account and sign in to it. A welcome email follows (after the response).
     Each address may register `REGISTER_MAX_PER_CLIENT` times an hour (then 429)."""
     count_registration(counters, client)
+    refuse_personal_password(
+        payload.password, "password", username=payload.username, email=payload.email
+    )
     # Hashed before the first query, so no pooled connection waits idle while bcrypt works.
     password_hash = hash_password(payload.password)
     ensure_available(session, email=payload.email, username=payload.username)
@@ -177,6 +194,54 @@ def logout(user: CurrentUser, session: SessionDep, background_tasks: BackgroundT
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+@auth_router.post(
+    "/password-reset",
+    summary="Forgot your password? Ask for a reset token by email",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=PasswordResetRequested,
+    responses=error_responses(400, 413, 422, 429),
+)
+def request_password_reset(
+    payload: PasswordResetRequest,
+    background_tasks: BackgroundTasks,
+    client: ClientAddress,
+    counters: RateLimitCounters,
+    open_session: Annotated[Callable[[], Session], Depends(get_session_factory)],
+) -> PasswordResetRequested:
+    """If an account has this email, a token that resets its password is emailed to it. The
+    answer is the same either way, and so is the time it takes: the lookup happens after the
+    answer has gone. Limited per email and per client (429)."""
+    count_password_reset(counters, payload.email, client)
+    background_tasks.add_task(send_password_reset, open_session, payload.email)
+    return PasswordResetRequested()
+
+
+@auth_router.post(
+    "/password-reset/confirm",
+    summary="Set a new password with the token from the reset email",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(400, 413, 422),
+)
+def confirm_password_reset(
+    payload: PasswordResetConfirm, session: SessionDep, background_tasks: BackgroundTasks
+) -> Response:
+    """Set a new password with an emailed token. The token works once; using it ends every
+    other reset token and every session of the account (log in with the new password).
+    400 `invalid_reset_token` for an unknown, used or expired token; 422 for a password that
+    breaks the rules, and then the token stays unspent."""
+    reset, user = account_for_reset_token(session, payload.token)
+    refuse_personal_password(
+        payload.new_password, "new_password", username=user.username, email=user.email
+    )
+    session.commit()  # ends the read transaction: no connection is held while bcrypt works
+    new_hash = hash_password(payload.new_password)
+    claim_reset_token(session, reset)
+    end_every_token(session, user, background_tasks)
+    user.password_hash = new_hash
+    commit_or_gone(session, user, invalid_reset_token())
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
 @users_router.get(
     "/me", summary="Read your account", response_model=UserPrivate, responses=error_responses(401)
 )
@@ -192,8 +257,18 @@ def read_me(user: CurrentUser) -> User:
     responses=error_responses(400, 401, 409, 413, 422),
 )
 def update_me(payload: UserUpdateMe, user: CurrentUser, session: SessionDep) -> User:
-    """Change your username, email or bio; fields you leave out stay as they are."""
-    changes = payload.model_dump(exclude_unset=True)
+    """Change your username, email or bio; fields you leave out stay as they are. A new email
+    needs `current_password` too (400 `wrong_password` without it, or with a wrong one)."""
+    changes = payload.model_dump(exclude_unset=True, exclude={"current_password"})
+    if "email" in changes and changes["email"] != user.email:
+        session.commit()  # ends the read transaction: no connection is held while bcrypt works
+        if payload.current_password is None or not verify_password(
+            payload.current_password, user.password_hash
+        ):
+            raise BadRequest(
+                "Changing your email needs your current password (`current_password`).",
+                code="wrong_password",
+            )
     ensure_available(
         session,
         email=changes.get("email"),
@@ -220,6 +295,9 @@ def change_password(
     """Change your password; the current one is required. Every token issued so far ends
     (this one too, so log in again): whoever knew the old password is signed out."""
     session.commit()  # ends the read transaction: its connection is not held while bcrypt works
+    refuse_personal_password(
+        payload.new_password, "new_password", username=user.username, email=user.email
+    )
     if not verify_password(payload.current_password, user.password_hash):
         raise BadRequest("The current password is wrong.", code="wrong_password")
     new_hash = hash_password(payload.new_password)

@@ -3,13 +3,15 @@ PostgreSQL. Every loser is a 404 (the post or comment is gone) or a 401 (the acc
 never a 500, and nothing is left half-written. `tests/test_races.py` replays each race one at a
 time, on SQLite and PostgreSQL alike."""
 
+import hashlib
+import secrets
 from collections import Counter
 from typing import Any
 
 from sqlalchemy import create_engine, text
 
 from tests.postgres.test_concurrency import all_at_once, register
-from tests.servers import request
+from tests.servers import post_form, request
 
 
 def new_post(base_url: str, author: dict[str, str]) -> int:
@@ -98,3 +100,35 @@ def test_writes_racing_the_deletion_of_the_account(base_url: str, database_url: 
     assert count(database_url, "SELECT count(*) FROM posts") == 1  # the stayer's
     assert count(database_url, "SELECT count(*) FROM comments") == 0
     print(f"\n19 writes racing the account's deletion: {dict(writes)}")
+
+
+def test_one_reset_token_used_twenty_times_at_once_works_once(
+    base_url: str, database_url: str
+) -> None:
+    register(base_url, "forgetful")
+    token = secrets.token_urlsafe(32)
+    engine = create_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO password_reset_tokens (user_id, token_hash, expires_at) "
+                "SELECT id, :hash, now() + interval '10 minutes' FROM users"
+            ),
+            {"hash": hashlib.sha256(token.encode()).hexdigest()},
+        )
+    engine.dispose()
+
+    def use_the_token(index: int) -> tuple[int, Any]:
+        body = {"token": token, "new_password": f"new passphrase number {index}"}
+        return request(f"{base_url}/auth/password-reset/confirm", "POST", body)
+
+    answers = all_at_once(use_the_token)
+
+    statuses = statuses_of(answers)
+    assert statuses == {204: 1, 400: len(answers) - 1}, answers
+    assert {body["code"] for status, body in answers if status == 400} == {"invalid_reset_token"}
+    assert count(database_url, "SELECT count(*) FROM password_reset_tokens") == 0
+    [winner] = [index for index, (status, _) in enumerate(answers) if status == 204]
+    form = {"username": "forgetful", "password": f"new passphrase number {winner}"}
+    assert post_form(f"{base_url}/auth/login", form)[0] == 200
+    print(f"\n{len(answers)} uses of one reset token at once: {dict(statuses)}")

