@@ -196,4 +196,8 @@ async def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> AsyncIt
     try:
         yield session
     finally:
-        await anyio.to_thread.run_sync(session.close)
+        # Shielded, so a request whose client went away still returns its connection; with a
+        # limiter of its own, because the worker threads may all be taken by requests waiting
+        # for the very connection this close gives back (FastAPI closes `def` dependencies so).
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(session.close, limiter=anyio.CapacityLimiter(1))

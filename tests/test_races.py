@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio
+import anyio.to_thread
 import pytest
 from fastapi import Depends
 from fastapi.testclient import TestClient
@@ -20,7 +22,7 @@ from sqlmodel import SQLModel, col, delete, func, select
 
 from blog.comments.models import Comment
 from blog.comments.router import comment_or_404
-from blog.database import open_session
+from blog.database import get_session, make_engine, open_session
 from blog.deps import IdPath, SessionDep, get_current_user, oauth2_scheme
 from blog.main import app
 from blog.posts.models import Post
@@ -233,3 +235,40 @@ def test_a_write_by_an_account_deleted_meanwhile_is_a_401_and_stores_nothing(
     assert count(committed_engine, User) == 1
     assert count(committed_engine, Post) == 1
     assert count(committed_engine, Comment) == 0
+
+
+def test_a_request_session_gives_its_connection_back_even_when_cancelled_or_threads_are_busy(
+    tmp_path: Path,
+) -> None:
+    """`get_session` closes in a worker thread: shielded, so a cancelled request (its client
+    went away) still returns its connection; and with a limiter of its own, so it does not wait
+    behind requests that hold every worker thread while they wait for a connection."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'pool.db'}")
+
+    async def cancelled_while_every_worker_is_busy() -> tuple[int, int]:
+        workers = anyio.to_thread.current_default_thread_limiter()
+        holders = [object() for _ in range(int(workers.total_tokens))]
+        for holder in holders:
+            await workers.acquire_on_behalf_of(holder)
+        checked_out_while_busy = -1
+
+        async def free_the_workers_later() -> None:
+            nonlocal checked_out_while_busy
+            await anyio.sleep(0.5)  # ample for a close; the bug waits for this release
+            checked_out_while_busy = engine.pool.checkedout()  # type: ignore[attr-defined]
+            for holder in holders:
+                workers.release_on_behalf_of(holder)
+
+        sessions = get_session(engine)
+        session = await anext(sessions)
+        session.exec(select(1)).one()  # checks out a connection
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(free_the_workers_later)
+            with anyio.CancelScope() as request:
+                request.cancel()
+                await sessions.aclose()
+        return checked_out_while_busy, engine.pool.checkedout()  # type: ignore[attr-defined]
+
+    # Back in the pool before any worker thread was free, and still there after.
+    assert anyio.run(cancelled_while_every_worker_is_busy) == (0, 0)
+    engine.dispose()
