@@ -8,7 +8,7 @@ can drop and rename them on any database; timestamps are stored and returned as 
 database).
 """
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated, Any
@@ -184,7 +184,9 @@ async def get_session_factory(
     return partial(open_session, engine)
 
 
-async def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> AsyncIterator[Session]:
+async def get_session(
+    engine: Annotated[Engine, Depends(get_engine)],
+) -> AsyncGenerator[Session, None]:
     """One session per request; nothing is written unless the route commits.
 
     Opening a session does no I/O (it connects on its first query), so it happens right here

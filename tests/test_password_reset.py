@@ -234,3 +234,36 @@ def test_a_deleted_account_leaves_no_token_behind(
     assert client.delete("/users/me", headers=user.headers).status_code == 204
     assert session.exec(select(PasswordResetToken)).all() == []  # ON DELETE CASCADE
     assert_error(confirm(client, token), 400, "invalid_reset_token")
+
+
+@pytest.mark.parametrize("ending", ["new email", "password change", "logout"])
+def test_an_email_change_a_password_change_or_a_logout_ends_reset_tokens(
+    client: TestClient, user: Account, console_tokens: Callable[[], list[str]], ending: str
+) -> None:
+    """Whoever still reads the old inbox must not take the account back with an older email."""
+    ask_for_reset(client, user.email)
+    [token] = console_tokens()
+    if ending == "new email":
+        body = {"email": "moved@example.com", "current_password": user.password}
+        assert client.patch("/users/me", headers=user.headers, json=body).status_code == 200
+    elif ending == "password change":
+        body = {"current_password": user.password, "new_password": "another good passphrase"}
+        assert client.post("/users/me/password", headers=user.headers, json=body).status_code == 204
+    else:
+        assert client.post("/auth/logout", headers=user.headers).status_code == 204
+    assert_error(confirm(client, token), 400, "invalid_reset_token")
+
+
+def test_expired_tokens_of_every_account_go_when_a_new_one_is_made(
+    client: TestClient,
+    user: Account,
+    other_user: Account,
+    session: Session,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ask_for_reset(client, user.email)
+    later = utc_now() + timedelta(minutes=settings.password_reset_minutes + 1)
+    monkeypatch.setattr(blog.users.recovery, "utc_now", lambda: later)
+    ask_for_reset(client, other_user.email)
+    stored = session.exec(select(PasswordResetToken)).all()
+    assert [token.user_id for token in stored] == [other_user.id]

@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 from pydantic import TypeAdapter, ValidationError
 from sqlmodel import Session
 
+from blog.config import settings
 from blog.users.models import User
 from blog.users.passwords import Password, common_passwords
 from tests.conftest import PASSWORD, Account, assert_error
@@ -26,7 +27,10 @@ def refusal(response: Any, field: str) -> str:
     return message
 
 
-@pytest.mark.parametrize("password", ["password", "12345678", "PassWord", "qwertyuiop", "iloveyou"])
+@pytest.mark.parametrize(
+    "password",
+    ["password", "12345678", "PassWord", "qwertyuiop", "iloveyou", "Password ", " 123456789\t"],
+)
 def test_a_common_password_is_refused_and_the_message_says_so(
     client: TestClient, password: str
 ) -> None:
@@ -39,6 +43,7 @@ def test_a_common_password_is_refused_and_the_message_says_so(
         ("short", "8 to 72 bytes"),
         ("é" * 37, "8 to 72 bytes"),  # 37 characters, 74 bytes
         (" " * 8, "only spaces"),
+        ("\u200b" * 8, "invisible characters"),  # zero-width spaces
         ("abc\x00defgh", "NUL"),  # login forms cannot carry NUL: it could never sign in
     ],
 )
@@ -46,7 +51,7 @@ def test_each_rule_names_itself(client: TestClient, password: str, says: str) ->
     assert says in refusal(register(client, password), "password")
 
 
-@pytest.mark.parametrize("password", ["AdaLovelace", "ADA@EXAMPLE.COM"])
+@pytest.mark.parametrize("password", ["AdaLovelace", "ADA@EXAMPLE.COM", " adalovelace\u200b "])
 def test_the_username_or_email_is_refused_in_any_case(client: TestClient, password: str) -> None:
     message = refusal(register(client, password), "password")
     assert message == "Value error, password must not be your username or your email"
@@ -127,3 +132,39 @@ def test_username_bio_and_the_same_email_need_no_password(
     ):
         response = client.patch("/users/me", headers=user.headers, json=change)
         assert response.status_code == 200, change
+
+
+def test_guessing_the_current_password_counts_as_failed_logins(
+    client: TestClient, user: Account
+) -> None:
+    """A stolen token is no way around the login limit: 429 after `LOGIN_MAX_FAILURES`."""
+    for attempt in range(settings.login_max_failures):
+        guess = f"guess number {attempt}"
+        response = (
+            change_email(client, user, current_password=guess)
+            if attempt % 2
+            else client.post(
+                "/users/me/password",
+                headers=user.headers,
+                json={"current_password": guess, "new_password": "battery staple 42"},
+            )
+        )
+        assert_error(response, 400, "wrong_password")
+    assert_error(change_email(client, user, current_password=user.password), 429, "rate_limited")
+    form = {"username": user.username, "password": user.password}
+    assert_error(client.post("/auth/login", data=form), 429, "rate_limited")
+
+
+def test_the_right_current_password_forgets_earlier_guesses(
+    client: TestClient, user: Account
+) -> None:
+    def guess(password: str, email: str = "new@example.com") -> Any:
+        body = {"email": email, "current_password": password}
+        return client.patch("/users/me", headers=user.headers, json=body)
+
+    for _ in range(settings.login_max_failures - 1):
+        assert_error(guess("nope nope"), 400, "wrong_password")
+    assert guess(user.password).status_code == 200
+    # Counting starts again: these would be 429s had the earlier guesses still counted.
+    for _ in range(2):
+        assert_error(guess("nope nope", "newer@example.com"), 400, "wrong_password")

@@ -12,6 +12,7 @@ so routes call `refuse_personal_password`, which answers with the same 422 shape
 import ast
 import importlib.util
 import re
+import unicodedata
 from functools import cache
 from pathlib import Path
 from typing import Annotated
@@ -52,9 +53,16 @@ def password_length_in_bytes(password: str) -> str:
     return password
 
 
+def visible(password: str) -> str:
+    """The password without spaces around it or invisible characters (zero-width spaces and
+    other format characters): what the rules below compare, so `"password "` is `password`."""
+    shown = "".join(c for c in password if unicodedata.category(c) != "Cf")
+    return shown.strip()
+
+
 def not_only_spaces(password: str) -> str:
-    if not password.strip():
-        raise ValueError("password must not be only spaces")
+    if not visible(password):
+        raise ValueError("password must not be only spaces or invisible characters")
     return password
 
 
@@ -66,7 +74,7 @@ def no_nul_character(password: str) -> str:
 
 
 def not_a_common_password(password: str) -> str:
-    if password.lower() in common_passwords():
+    if visible(password).lower() in common_passwords():
         raise ValueError("password is one of the 30,000 most common passwords: choose another")
     return password
 
@@ -89,7 +97,7 @@ Password = Annotated[
 def refuse_personal_password(password: str, field: str, *, username: str, email: str) -> None:
     """422 (the `validation_error` shape, on body field `field`) if the password is the
     account's username or email, in any case."""
-    if password.casefold() in {username.casefold(), email.casefold()}:
+    if visible(password).casefold() in {username.casefold(), email.casefold()}:
         raise RequestValidationError(
             [
                 {

@@ -49,13 +49,9 @@ def hash_reset_token(token: str) -> str:
 
 
 def issue_reset_token(session: Session, user_id: int) -> str:
-    """A new token for `user_id`, stored hashed (the caller commits). Its expired tokens go."""
-    session.exec(
-        delete(PasswordResetToken).where(
-            col(PasswordResetToken.user_id) == user_id,
-            col(PasswordResetToken.expires_at) <= utc_now(),
-        )
-    )
+    """A new token for `user_id`, stored hashed (the caller commits)."""
+    # Housekeeping: expired tokens (anyone's) are of no use; they go whenever one is made.
+    session.exec(delete(PasswordResetToken).where(col(PasswordResetToken.expires_at) <= utc_now()))
     token = secrets.token_urlsafe(TOKEN_BYTES)
     expires_at = utc_now() + timedelta(minutes=settings.password_reset_minutes)
     session.add(
@@ -107,4 +103,10 @@ def claim_reset_token(session: Session, reset: PasswordResetToken) -> None:
     if claimed.rowcount == 0:
         session.rollback()
         raise invalid_reset_token()
-    session.exec(delete(PasswordResetToken).where(col(PasswordResetToken.user_id) == reset.user_id))
+    forget_reset_tokens(session, reset.user_id)
+
+
+def forget_reset_tokens(session: Session, user_id: int) -> None:
+    """Every reset token of the account stops working (the caller commits): after a reset, a
+    logout, a password change or a new email, an older email must not open the account."""
+    session.exec(delete(PasswordResetToken).where(col(PasswordResetToken.user_id) == user_id))

@@ -34,6 +34,7 @@ from blog.errors import BadRequest, Conflict, InvalidToken, NotFound, error_resp
 from blog.mail import send_welcome_email
 from blog.rate_limits import (
     ClientAddress,
+    Counters,
     RateLimitCounters,
     count_login_attempt,
     count_password_reset,
@@ -59,6 +60,7 @@ from blog.users.passwords import refuse_personal_password
 from blog.users.recovery import (
     account_for_reset_token,
     claim_reset_token,
+    forget_reset_tokens,
     invalid_reset_token,
     send_password_reset,
 )
@@ -100,8 +102,8 @@ def token_for(user: User) -> Token:
 
 
 def end_every_token(session: Session, user: User, background_tasks: BackgroundTasks) -> None:
-    """Every token issued to `user` so far stops working once this is committed, and their
-    notification sockets close (after the response, on every process).
+    """Every token issued to `user` so far stops working once this is committed, reset tokens
+    included, and their notification sockets close (after the response, on every process).
 
     The version moves on in SQL (`token_version + 1`), not from the value this request read: a
     logout and a login in between must not end up with the very version written here.
@@ -112,7 +114,21 @@ def end_every_token(session: Session, user: User, background_tasks: BackgroundTa
     )
     if moved.rowcount == 0:  # the account was deleted by another request meanwhile
         raise lost_race(session, user.id, InvalidToken("The account was deleted."))
+    forget_reset_tokens(session, user.id)
     background_tasks.add_task(hub.sign_out, user.id)
+
+
+def check_current_password(
+    counters: Counters, client: str, user: User, password: str | None, wrong: str
+) -> None:
+    """400 `wrong_password` unless `password` is the account's. Guesses count against the
+    account's login limit (429 after `LOGIN_MAX_FAILURES`): a stolen token must not be a way
+    to try passwords without limit."""
+    account = f"user:{user.id}"  # the key `login` counts this account's failures under
+    count_login_attempt(counters, account, client)
+    if password is None or not verify_password(password, user.password_hash):
+        raise BadRequest(wrong, code="wrong_password")
+    forget_login_attempts(counters, account, client)
 
 
 @auth_router.post(
@@ -254,21 +270,24 @@ def read_me(user: CurrentUser) -> User:
     "/me",
     summary="Update your account",
     response_model=UserPrivate,
-    responses=error_responses(400, 401, 409, 413, 422),
+    responses=error_responses(400, 401, 409, 413, 422, 429),
 )
-def update_me(payload: UserUpdateMe, user: CurrentUser, session: SessionDep) -> User:
+def update_me(
+    payload: UserUpdateMe,
+    user: CurrentUser,
+    session: SessionDep,
+    client: ClientAddress,
+    counters: RateLimitCounters,
+) -> User:
     """Change your username, email or bio; fields you leave out stay as they are. A new email
     needs `current_password` too (400 `wrong_password` without it, or with a wrong one)."""
     changes = payload.model_dump(exclude_unset=True, exclude={"current_password"})
     if "email" in changes and changes["email"] != user.email:
         session.commit()  # ends the read transaction: no connection is held while bcrypt works
-        if payload.current_password is None or not verify_password(
-            payload.current_password, user.password_hash
-        ):
-            raise BadRequest(
-                "Changing your email needs your current password (`current_password`).",
-                code="wrong_password",
-            )
+        wrong = "Changing your email needs your current password (`current_password`)."
+        check_current_password(counters, client, user, payload.current_password, wrong)
+        assert user.id is not None
+        forget_reset_tokens(session, user.id)  # reset emails sent to the old address
     ensure_available(
         session,
         email=changes.get("email"),
@@ -284,13 +303,15 @@ def update_me(payload: UserUpdateMe, user: CurrentUser, session: SessionDep) -> 
     "/me/password",
     summary="Change your password",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=error_responses(400, 401, 413, 422),
+    responses=error_responses(400, 401, 413, 422, 429),
 )
 def change_password(
     payload: PasswordChange,
     user: CurrentUser,
     session: SessionDep,
     background_tasks: BackgroundTasks,
+    client: ClientAddress,
+    counters: RateLimitCounters,
 ) -> Response:
     """Change your password; the current one is required. Every token issued so far ends
     (this one too, so log in again): whoever knew the old password is signed out."""
@@ -298,8 +319,8 @@ def change_password(
     refuse_personal_password(
         payload.new_password, "new_password", username=user.username, email=user.email
     )
-    if not verify_password(payload.current_password, user.password_hash):
-        raise BadRequest("The current password is wrong.", code="wrong_password")
+    wrong = "The current password is wrong."
+    check_current_password(counters, client, user, payload.current_password, wrong)
     new_hash = hash_password(payload.new_password)
     end_every_token(session, user, background_tasks)
     user.password_hash = new_hash
