@@ -95,14 +95,22 @@ def register_limit() -> RateLimitItem:
     return RateLimitItemPerHour(settings.register_max_per_client)
 
 
+def count_or_refuse(
+    counters: Counters, item: RateLimitItem, key: tuple[str, ...], what: str
+) -> None:
+    """Count one attempt under `key`, or 429 ("Too many `what`") once `item`'s share is used."""
+    if not counters.hit(item, *key):
+        retry_after = counters.seconds_until_allowed(item, *key)
+        raise RateLimited(
+            f"Too many {what}; try again in {retry_after} s.", retry_after=retry_after
+        )
+
+
 def count_login_attempt(counters: Counters, account: str, client: str) -> None:
     """Count a login to `account` from `client`, or 429 if it has had its share of failures."""
-    if not counters.hit(login_limit(), "login", account, client):
-        retry_after = counters.seconds_until_allowed(login_limit(), "login", account, client)
-        raise RateLimited(
-            f"Too many failed logins for this account; try again in {retry_after} s.",
-            retry_after=retry_after,
-        )
+    count_or_refuse(
+        counters, login_limit(), ("login", account, client), "failed logins for this account"
+    )
 
 
 def forget_login_attempts(counters: Counters, account: str, client: str) -> None:
@@ -119,20 +127,12 @@ def count_password_reset(counters: Counters, email: str, client: str) -> None:
     """Count a reset request for `email` from `client`, or 429 once either has had its share
     this hour: one client cannot flood many inboxes, many clients cannot flood one."""
     per_client, per_email = password_reset_limits()
-    for item, key in ((per_client, ("reset", "client", client)), (per_email, ("reset", email))):
-        if not counters.hit(item, *key):
-            retry_after = counters.seconds_until_allowed(item, *key)
-            raise RateLimited(
-                f"Too many password-reset requests; try again in {retry_after} s.",
-                retry_after=retry_after,
-            )
+    count_or_refuse(counters, per_client, ("reset", "client", client), "password-reset requests")
+    count_or_refuse(counters, per_email, ("reset", email), "password-reset requests")
 
 
 def count_registration(counters: Counters, client: str) -> None:
     """Count a registration from `client`, or 429 if it has had its share this hour."""
-    if not counters.hit(register_limit(), "register", client):
-        retry_after = counters.seconds_until_allowed(register_limit(), "register", client)
-        raise RateLimited(
-            f"Too many registrations from this address; try again in {retry_after} s.",
-            retry_after=retry_after,
-        )
+    count_or_refuse(
+        counters, register_limit(), ("register", client), "registrations from this address"
+    )

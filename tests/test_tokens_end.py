@@ -131,6 +131,15 @@ def test_the_accounts_notification_sockets_close_with_1008(
         closed_with(bystander, 1003)
 
 
+def end_tokens_behind_its_back(bind: Any, user_id: int) -> None:
+    """What a logout does to the account, from another session: its token version moves on."""
+    with open_session(bind) as other:
+        account = other.get(User, user_id)
+        assert account is not None
+        account.token_version += 1
+        other.commit()
+
+
 def test_a_logout_while_the_socket_opens_still_closes_it(
     client: TestClient, user: Account, bind: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -144,11 +153,7 @@ def test_a_logout_while_the_socket_opens_still_closes_it(
         checks += 1
         found = real_check(session, token)
         if checks == 1:
-            with open_session(bind) as other:
-                account = other.get(User, user.id)
-                assert account is not None
-                account.token_version += 1
-                other.commit()
+            end_tokens_behind_its_back(bind, user.id)
         return found
 
     monkeypatch.setattr(realtime, "active_user_id", check_then_log_out)
@@ -195,11 +200,7 @@ def test_a_socket_closed_by_a_logout_while_it_checks_again_is_closed_once(
         nonlocal checks
         checks += 1
         if checks == 2:
-            with open_session(bind) as other:
-                account = other.get(User, user.id)
-                assert account is not None
-                account.token_version += 1
-                other.commit()
+            end_tokens_behind_its_back(bind, user.id)
             anyio.from_thread.run(realtime.hub.sign_out, user.id)  # closes this socket
         return real_check(session, token)
 

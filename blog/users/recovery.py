@@ -97,13 +97,12 @@ def account_for_reset_token(session: Session, token: str) -> tuple[PasswordReset
 
 
 def claim_reset_token(session: Session, reset: PasswordResetToken) -> None:
-    """Spend `reset` and every other token of its account (the caller commits). If another
-    request spent it first, nothing is changed and the answer is 400."""
+    """Spend `reset` (the caller commits; ending the account's tokens, `end_every_token` in
+    the router, spends the others). If another request spent it first, the answer is 400."""
     claimed = session.exec(delete(PasswordResetToken).where(col(PasswordResetToken.id) == reset.id))
     if claimed.rowcount == 0:
         session.rollback()
         raise invalid_reset_token()
-    forget_reset_tokens(session, reset.user_id)
 
 
 def forget_reset_tokens(session: Session, user_id: int) -> None:
