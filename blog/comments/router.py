@@ -4,7 +4,8 @@ Lesson: authorization with more than one owner. Anyone may read; a signed-in use
 any post; only a comment's author may edit it (`own_comment`), but either its author or the author
 of the post it is on may delete it (`deletable_comment`, so bloggers can moderate their posts).
 Each rule is a dependency, so a route cannot forget it. Lists are oldest first with `id` as the
-tie-breaker, two SQL statements per page whatever its size.
+tie-breaker, two SQL statements per page whatever its size: the post (404 if there is none), then
+the comments with their authors and the total, counted as in `GET /posts`.
 """
 
 from typing import Annotated
@@ -30,6 +31,7 @@ from blog.deps import (
     commit_or_gone,
     count_up_to_cap,
     delete_or_gone,
+    total_up_to_cap,
 )
 from blog.errors import Forbidden, NotFound, error_responses
 from blog.posts.models import Post
@@ -97,17 +99,19 @@ def deletable_comment(
 def list_comments(post: PostInPath, session: SessionDep, page: Pagination) -> Page[CommentPublic]:
     """The comments on a post, oldest first."""
     on_this_post = Comment.post_id == post.id
-    total = count_up_to_cap(session, select(Comment.id).where(on_this_post))
-    comments = session.exec(
-        select(Comment)
+    matching = select(Comment.id).where(on_this_post)
+    query = (
+        select(Comment, total_up_to_cap(matching).label("total"))
         .options(joinedload(Comment.author))  # type: ignore[arg-type]
         .where(on_this_post)
         .order_by(col(Comment.created_at), col(Comment.id))
         .offset(page.offset)
         .limit(page.limit)
-    ).all()
+    )
+    rows = session.exec(query).all()
+    total = rows[0][-1] if rows else count_up_to_cap(session, matching)
     return Page[CommentPublic].of(
-        [CommentPublic.model_validate(comment) for comment in comments], total, page
+        [CommentPublic.model_validate(comment) for comment, _ in rows], total, page
     )
 
 

@@ -4,17 +4,18 @@ Lesson: authorization as a chain of dependencies. `post_or_404` loads the post n
 or answers 404; `owned_post` builds on it and on `CurrentUser` and answers 403 unless you wrote the
 post. Routes then only do their job, and a write that loses a race with a delete is a 404, never
 a 500 (`commit_or_gone` in `blog/deps.py`). Lists are paged, newest first with `id` as the
-tie-breaker so pages never repeat or skip a post, and each page is two SQL statements whatever its
-size: one to count, one for the posts with their authors (a join) and comment counts (a subquery).
+tie-breaker so pages never repeat or skip a post, and each page is one SQL statement whatever its
+size: the posts, their authors (a join), comment counts and the total (subqueries), read as
+columns rather than ORM objects because this is the API's busiest request (numbers in the README).
 """
 
-from typing import Annotated
+from functools import cache
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response, status
-from sqlalchemy import ColumnElement, literal
-from sqlalchemy.orm import joinedload
+from sqlalchemy import ColumnElement, RowMapping, Select, literal
+from sqlalchemy import select as sql_select
 from sqlmodel import Session, SQLModel, col, func, or_, select
-from sqlmodel.sql.expression import Select
 
 from blog.database import apply_changes, new_row_times
 from blog.deps import (
@@ -27,10 +28,12 @@ from blog.deps import (
     commit_or_gone,
     count_up_to_cap,
     delete_or_gone,
+    total_up_to_cap,
 )
 from blog.errors import Forbidden, NotFound, error_responses
 from blog.fields import NO_NUL_CHARACTER
 from blog.posts.models import Post, PostCreate, PostPublic, PostUpdate
+from blog.users.models import User, UserPublic
 
 router = APIRouter(prefix="/posts", tags=["posts"], responses=error_responses(503))
 
@@ -50,17 +53,34 @@ def comment_count() -> ColumnElement[int]:
     )
 
 
-def select_public_posts() -> Select[Post, int]:
-    """Posts with their author and comment count, ready to become `PostPublic`, in one query."""
-    # `Post.author` is typed as the `User` it holds; SQLAlchemy wants the relationship itself.
-    return select(Post, comment_count()).options(joinedload(Post.author))  # type: ignore[arg-type]
+# What a `PostPublic` shows, read as columns: the post's own, its author's (labelled
+# `author_<field>`) and its comment count. Columns, not `Post` objects: a response needs no
+# identity map and no change tracking, and without them a page of 20 costs a third less CPU
+# (measured: 1.1 against 1.6 ms for its query and conversion).
+POST_FIELDS = [name for name in PostPublic.model_fields if name in Post.model_fields]
+AUTHOR_FIELDS = list(UserPublic.model_fields)
 
 
-def to_public(post: Post, count: int) -> PostPublic:
-    # From a dict of the columns: `model_validate(post, update=...)` reads each attribute
-    # through a wrapper, which costs a third more for a page of posts (measured).
+@cache  # a statement is immutable: build it once, add a WHERE and a LIMIT per request
+def select_public_posts() -> Select[Any]:
+    """Posts as the API shows them, with their author and comment count, in one query (run
+    with `session.connection().execute`: rows of columns need nothing of the ORM)."""
+    post_columns = [col(getattr(Post, name)) for name in POST_FIELDS]
+    author_columns: list[ColumnElement[Any]] = [
+        col(getattr(User, name)).label(f"author_{name}") for name in AUTHOR_FIELDS
+    ]
+    return sql_select(*post_columns, *author_columns, comment_count().label("comment_count")).join(
+        User, col(User.id) == col(Post.author_id)
+    )
+
+
+def to_public(row: RowMapping) -> PostPublic:
     return PostPublic.model_validate(
-        {**post.model_dump(), "author": post.author, "comment_count": count}
+        {
+            **{name: row[name] for name in POST_FIELDS},
+            "author": {name: row[f"author_{name}"] for name in AUTHOR_FIELDS},
+            "comment_count": row["comment_count"],
+        }
     )
 
 
@@ -70,10 +90,11 @@ def post_not_found() -> NotFound:
 
 def read_public_post(session: Session, post_id: int | None) -> PostPublic:
     """The post as the API shows it, in one query; 404 if there is none (or no longer one)."""
-    row = session.exec(select_public_posts().where(col(Post.id) == post_id)).first()
+    query = select_public_posts().where(col(Post.id) == post_id)
+    row = session.connection().execute(query).mappings().first()
     if row is None:
         raise post_not_found()
-    return to_public(*row)
+    return to_public(row)
 
 
 def post_or_404(post_id: IdPath, session: SessionDep) -> Post:
@@ -119,15 +140,19 @@ def list_posts(
                 col(Post.body).ilike(pattern, escape="\\"),
             )
         )
-    total = count_up_to_cap(session, select(Post.id).where(*filters))
-    rows = session.exec(
+    matching = select(Post.id).where(*filters)
+    query = (
         select_public_posts()
+        .add_columns(total_up_to_cap(matching).label("total"))
         .where(*filters)
         .order_by(col(Post.created_at).desc(), col(Post.id).desc())
         .offset(page.offset)
         .limit(page.limit)
-    ).all()
-    return Page[PostPublic].of([to_public(post, count) for post, count in rows], total, page)
+    )
+    rows = session.connection().execute(query).all()
+    # A page past the end has no row to carry the total: only then is it counted on its own.
+    total = rows[0][-1] if rows else count_up_to_cap(session, matching)
+    return Page[PostPublic].of([to_public(row._mapping) for row in rows], total, page)
 
 
 @router.post(

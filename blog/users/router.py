@@ -29,6 +29,7 @@ from blog.deps import (
     count_up_to_cap,
     delete_or_gone,
     lost_race,
+    total_up_to_cap,
 )
 from blog.errors import BadRequest, Conflict, InvalidToken, NotFound, error_responses
 from blog.mail import send_welcome_email
@@ -349,11 +350,16 @@ def delete_me(
 )
 def list_users(session: SessionDep, page: Pagination) -> Page[UserPublic]:
     """Everyone who has an account, oldest first."""
-    total = count_up_to_cap(session, select(User.id))
-    users = session.exec(
-        select(User).order_by(col(User.id)).offset(page.offset).limit(page.limit)
-    ).all()
-    return Page[UserPublic].of([UserPublic.model_validate(user) for user in users], total, page)
+    everyone = select(User.id)
+    query = (
+        select(User, total_up_to_cap(everyone).label("total"))
+        .order_by(col(User.id))
+        .offset(page.offset)
+        .limit(page.limit)
+    )
+    rows = session.exec(query).all()
+    total = rows[0][-1] if rows else count_up_to_cap(session, everyone)
+    return Page[UserPublic].of([UserPublic.model_validate(user) for user, _ in rows], total, page)
 
 
 @users_router.get(
