@@ -19,12 +19,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, SQLModel, col, delete, func, select
 
-from blog.database import get_session
+from blog.database import SessionInThread, get_session, get_session_in_thread
 from blog.errors import DomainError, InvalidToken, NotAuthenticated
 from blog.security import InvalidTokenError, decode_access_token
 from blog.users.models import User
 
 SessionDep = Annotated[Session, Depends(get_session)]
+RunInSession = Annotated[SessionInThread, Depends(get_session_in_thread)]
 
 # Ids are PostgreSQL `integer`s: a path id outside 1..MAX_ID is a 422, never a database error.
 MAX_ID = 2_147_483_647

@@ -8,7 +8,10 @@ fresh PostgreSQL database with TEST_DATABASE_URL) rather than inside the suite's
 transaction. `tests/postgres/test_races.py` runs the same races for real, 20 requests at a time.
 """
 
+import threading
+import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,12 +20,12 @@ import anyio.to_thread
 import pytest
 from fastapi import Depends
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
-from sqlmodel import SQLModel, col, delete, func, select
+from sqlalchemy import Engine, event
+from sqlmodel import Session, SQLModel, col, delete, func, select
 
 from blog.comments.models import Comment
 from blog.comments.router import comment_or_404
-from blog.database import get_session, make_engine, open_session
+from blog.database import SessionInThread, get_session, make_engine, open_session
 from blog.deps import IdPath, SessionDep, get_current_user, oauth2_scheme
 from blog.main import app
 from blog.posts.models import Post
@@ -271,4 +274,34 @@ def test_a_request_session_gives_its_connection_back_even_when_cancelled_or_thre
 
     # Back in the pool before any worker thread was free, and still there after.
     assert anyio.run(cancelled_while_every_worker_is_busy) == (0, 0)
+    engine.dispose()
+
+
+def test_a_session_in_a_thread_is_closed_in_that_thread_even_when_the_request_is_cancelled(
+    tmp_path: Path,
+) -> None:
+    """`SessionInThread` (the `async def` reads) opens, uses and closes its session in one
+    worker thread; a request cancelled meanwhile (its client went away) waits for it, so the
+    connection is back in the pool when the request ends."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'pool.db'}")
+    worked_in: list[int] = []
+    closed_in: list[int] = []
+    event.listen(engine, "checkin", lambda *_: closed_in.append(threading.get_ident()))
+
+    def slow_query(session: Session, seconds: float) -> int:
+        worked_in.append(threading.get_ident())
+        answer = session.exec(select(1)).one()  # checks out a connection
+        time.sleep(seconds)  # the request is cancelled meanwhile
+        return answer
+
+    async def cancelled_midway() -> int:
+        run_in_session = SessionInThread(partial(open_session, engine))
+        assert await run_in_session(slow_query, 0) == 1
+        with anyio.move_on_after(0.05):
+            await run_in_session(slow_query, 0.3)
+        return int(engine.pool.checkedout())  # type: ignore[attr-defined]
+
+    assert anyio.run(cancelled_midway) == 0
+    assert worked_in == closed_in
+    assert threading.get_ident() not in worked_in
     engine.dispose()
