@@ -131,9 +131,12 @@ def total_up_to_cap(rows: Select[Any]) -> ScalarSelect[int]:
     return select(func.count()).select_from(counted).scalar_subquery()
 
 
-def count_up_to_cap(session: Session, rows: Select[Any]) -> int:
-    """`total_up_to_cap` on its own: for a page with no rows to carry it."""
-    return session.exec(select(total_up_to_cap(rows))).one()
+def count_up_to_cap(
+    session: Session, rows: Select[Any], values: dict[str, Any] | None = None
+) -> int:
+    """`total_up_to_cap` on its own, for a page with no rows to carry it (`values`: the
+    statement's bound parameters, if it has any)."""
+    return session.exec(select(total_up_to_cap(rows)), params=values).one()
 
 
 class Page(BaseModel, Generic[ItemT]):

@@ -51,6 +51,7 @@ from blog.database import (
     open_session,
 )
 from blog.main import app
+from blog.posts import router as posts_router
 from tests.servers import free_port
 
 TEST_DATABASE_URL = normalise_database_url(os.environ.get("TEST_DATABASE_URL", "")) or None
@@ -328,3 +329,14 @@ def fresh_postgres_database(server_url: str) -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def rebuild_post_statements() -> None:
+    """For tests that change what the posts' statements are built from (TOTAL_CAP, the tables):
+    they are built once, on first use (`@cache` in `blog/posts/router.py`)."""
+    for built in (
+        posts_router.select_public_posts,
+        posts_router.select_public_post,
+        posts_router.select_page_of_posts,
+    ):
+        built.cache_clear()

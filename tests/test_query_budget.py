@@ -14,7 +14,14 @@ from sqlmodel import Session
 from blog.comments.models import Comment
 from blog.posts import router as posts_router
 from blog.posts.models import Post
-from tests.conftest import Account, count_statements, create_comment, create_post, register
+from tests.conftest import (
+    Account,
+    count_statements,
+    create_comment,
+    create_post,
+    rebuild_post_statements,
+    register,
+)
 
 
 @pytest.fixture
@@ -106,11 +113,13 @@ def test_posts_work_before_the_comments_module_exists(
     # What posts/router.py sees when a student has not copied the comments module in yet.
     no_comments_table = SimpleNamespace(metadata=SimpleNamespace(tables={}))
     monkeypatch.setattr(posts_router, "SQLModel", no_comments_table)
-    posts_router.select_public_posts.cache_clear()  # the statement is built once, on first use
+    rebuild_post_statements()
     try:
         assert client.get(f"/posts/{post['id']}").json()["comment_count"] == 0
+        assert client.get("/posts").json()["items"][0]["comment_count"] == 0
     finally:
-        posts_router.select_public_posts.cache_clear()
+        monkeypatch.undo()
+        rebuild_post_statements()
 
 
 def test_writes_answer_from_what_they_hold_instead_of_reloading(
