@@ -1,12 +1,14 @@
 """One error shape for everything: unknown paths, wrong methods, bad input, outages and bugs."""
 
 import logging
+import sqlite3
 from collections.abc import Iterator
 from functools import partial
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlmodel import Session, create_engine, func, select
 
 from blog.database import get_engine, get_session, get_session_factory
@@ -82,6 +84,24 @@ def test_health_is_503_when_the_database_is_unreachable(
     unreachable_database_client: TestClient,
 ) -> None:
     response = unreachable_database_client.get("/health")
+    assert response.status_code == 503
+    assert response.json() == {"ok": False, "database": "unreachable"}
+
+
+def test_health_is_503_when_the_database_answers_with_an_error(
+    client: TestClient, tmp_path: Path
+) -> None:
+    """Connecting works, the query fails: the health check runs its `SELECT 1` on the driver's
+    connection, so this is the driver's own error, and still a 503 rather than a 500."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'refusing.db'}")
+
+    @event.listens_for(engine, "checkout")
+    def refuse_every_statement(dbapi_connection: sqlite3.Connection, *_: object) -> None:
+        dbapi_connection.set_authorizer(lambda *_: sqlite3.SQLITE_DENY)
+
+    app.dependency_overrides[get_engine] = lambda: engine
+    response = client.get("/health")
+    engine.dispose()
     assert response.status_code == 503
     assert response.json() == {"ok": False, "database": "unreachable"}
 
