@@ -51,7 +51,6 @@ from blog.database import (
     open_session,
 )
 from blog.main import app
-from blog.posts import router as posts_router
 from tests.servers import free_port
 
 TEST_DATABASE_URL = normalise_database_url(os.environ.get("TEST_DATABASE_URL", "")) or None
@@ -334,6 +333,8 @@ def fresh_postgres_database(server_url: str) -> Iterator[str]:
 def rebuild_post_statements() -> None:
     """For tests that change what the posts' statements are built from (TOTAL_CAP, the tables):
     they are built once, on first use (`@cache` in `blog/posts/router.py`)."""
+    from blog.posts import router as posts_router  # step 3: the tests of steps 1-2 lack it
+
     for built in (
         posts_router.select_public_posts,
         posts_router.select_public_post,

@@ -137,6 +137,7 @@ STEPS = (
             "tests/benchmarks/__init__.py",
             "tests/benchmarks/bare_app.py",
             "tests/benchmarks/requests_cost.py",
+            "tests/benchmarks/instructions.py",
             "tests/benchmarks/login_flood.py",
             "tests/benchmarks/websocket_memory.py",
             "tests/postgres/__init__.py",

@@ -1,12 +1,15 @@
 """Posts: every row of the contract, the ownership matrix, filters, paging and bad input."""
 
 from datetime import UTC, datetime
+from functools import partial
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import Session, func, select
+from sqlmodel import Session, create_engine, func, select
 
 from blog import deps
+from blog.database import get_session_factory
+from blog.main import app
 from blog.posts.models import Post
 from tests.conftest import Account, assert_error, create_post, rebuild_post_statements
 
@@ -365,3 +368,13 @@ def test_total_counts_no_further_than_the_cap(
     finally:
         monkeypatch.undo()
         rebuild_post_statements()
+
+
+def test_the_async_reads_answer_503_when_the_database_is_unreachable(client: TestClient) -> None:
+    """`GET /posts` and `GET /posts/{id}` open their sessions through `get_session_factory`
+    (`RunInSession`); a database that cannot be opened is a 503 there too, never a 500."""
+    engine = create_engine("sqlite:////nonexistent-directory/blog.db")
+    app.dependency_overrides[get_session_factory] = lambda: partial(Session, engine)
+    assert_error(client.get("/posts"), 503, "database_unavailable")
+    assert_error(client.get("/posts/1"), 503, "database_unavailable")
+    engine.dispose()
