@@ -65,7 +65,7 @@ POST_FIELDS = [name for name in PostPublic.model_fields if name in Post.model_fi
 AUTHOR_FIELDS = list(UserPublic.model_fields)
 
 
-@cache  # a statement is immutable: build it once, add a WHERE and a LIMIT per request
+@cache  # a statement is immutable: built once, it is the base of the read's and the lists'
 def select_public_posts() -> Select[Any]:
     """Posts as the API shows them, with their author and comment count, in one query (run
     with `session.connection().execute`: rows of columns need nothing of the ORM)."""
