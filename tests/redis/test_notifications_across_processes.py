@@ -20,6 +20,8 @@ from tests.conftest import PASSWORD, TEST_REDIS_URL
 from tests.redis.conftest import server_environment
 from tests.servers import free_port, request, running, wait_until_healthy
 
+pytestmark = pytest.mark.slow  # every test here starts server processes
+
 
 def sign_up(base_url: str, username: str) -> str:
     body = {"email": f"{username}@example.com", "username": username, "password": PASSWORD}

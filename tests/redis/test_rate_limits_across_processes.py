@@ -34,6 +34,7 @@ def login(base_url: str, password: str) -> tuple[int, dict[str, str]]:
     return post_form(f"{base_url}/auth/login", {"username": "ada", "password": password})
 
 
+@pytest.mark.slow  # starts a server or a Python process
 def test_failed_logins_on_two_processes_add_up_to_one_limit(
     two_servers: tuple[str, str],
 ) -> None:
