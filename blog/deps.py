@@ -9,6 +9,7 @@ a race with a delete (404, or 401 if the account went) instead of a 500. Paginat
 the `Page[T]` envelope live here too, so every list endpoint is bounded the same way.
 """
 
+from collections.abc import Sequence
 from typing import Annotated, Any, Generic, Self, TypeVar
 
 from fastapi import Depends, Path, Query
@@ -125,18 +126,23 @@ def total_up_to_cap(rows: Select[Any]) -> ScalarSelect[int]:
     """How many rows `rows` selects, counting no further than TOTAL_CAP, as a subquery. Added as
     the last column of a page's query, the database counts once (the subquery does not depend
     on the row) and the page comes back with its total in one statement: one round trip, and one
-    statement fewer for SQLAlchemy to run. A page past the end has no row to carry the total;
-    lists then ask `count_up_to_cap`."""
+    statement fewer for SQLAlchemy to run. `page_total` reads it back."""
     counted = rows.limit(TOTAL_CAP).subquery()
     return select(func.count()).select_from(counted).scalar_subquery()
 
 
-def count_up_to_cap(
-    session: Session, rows: Select[Any], values: dict[str, Any] | None = None
+def page_total(
+    session: Session,
+    page_rows: Sequence[Any],
+    counted: Select[Any],
+    values: dict[str, Any] | None = None,
 ) -> int:
-    """`total_up_to_cap` on its own, for a page with no rows to carry it (`values`: the
-    statement's bound parameters, if it has any)."""
-    return session.exec(select(total_up_to_cap(rows)), params=values).one()
+    """The total a page's rows carry as their last column (`total_up_to_cap`). A page past the
+    end has no row to carry it, so only then is it counted on its own (`values`: the bound
+    parameters of `counted`, if it has any)."""
+    if page_rows:
+        return int(page_rows[0][-1])
+    return session.exec(select(total_up_to_cap(counted)), params=values).one()
 
 
 class Page(BaseModel, Generic[ItemT]):

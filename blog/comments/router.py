@@ -29,8 +29,8 @@ from blog.deps import (
     Pagination,
     SessionDep,
     commit_or_gone,
-    count_up_to_cap,
     delete_or_gone,
+    page_total,
     total_up_to_cap,
 )
 from blog.errors import Forbidden, NotFound, error_responses
@@ -109,7 +109,7 @@ def list_comments(post: PostInPath, session: SessionDep, page: Pagination) -> Pa
         .limit(page.limit)
     )
     rows = session.exec(query).all()
-    total = rows[0][-1] if rows else count_up_to_cap(session, matching)
+    total = page_total(session, rows, matching)
     return Page[CommentPublic].of(
         [CommentPublic.model_validate(comment) for comment, _ in rows], total, page
     )

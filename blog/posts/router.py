@@ -30,8 +30,8 @@ from blog.deps import (
     RunInSession,
     SessionDep,
     commit_or_gone,
-    count_up_to_cap,
     delete_or_gone,
+    page_total,
     total_up_to_cap,
 )
 from blog.errors import Forbidden, NotFound, error_responses
@@ -173,8 +173,7 @@ def read_page_of_posts(
     if text:
         values["pattern"] = like_pattern(text)
     rows = session.connection().execute(query, values).all()
-    # A page past the end has no row to carry the total: only then is it counted on its own.
-    total = rows[0][-1] if rows else count_up_to_cap(session, matching, values)
+    total = page_total(session, rows, matching, values)
     return Page[PostPublic].of([to_public(row._mapping) for row in rows], total, page)
 
 

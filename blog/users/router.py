@@ -26,9 +26,9 @@ from blog.deps import (
     Pagination,
     SessionDep,
     commit_or_gone,
-    count_up_to_cap,
     delete_or_gone,
     lost_race,
+    page_total,
     total_up_to_cap,
 )
 from blog.errors import BadRequest, Conflict, InvalidToken, NotFound, error_responses
@@ -358,7 +358,7 @@ def list_users(session: SessionDep, page: Pagination) -> Page[UserPublic]:
         .limit(page.limit)
     )
     rows = session.exec(query).all()
-    total = rows[0][-1] if rows else count_up_to_cap(session, everyone)
+    total = page_total(session, rows, everyone)
     return Page[UserPublic].of([UserPublic.model_validate(user) for user, _ in rows], total, page)
 
 

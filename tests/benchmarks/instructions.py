@@ -17,15 +17,14 @@ request (millions), for a bare FastAPI route too. About two minutes.
 import argparse
 import http.client
 import json
-import os
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-from tests.benchmarks.requests_cost import lean_python, seed
-from tests.conftest import PASSWORD, fresh_postgres_database
-from tests.servers import free_port, migrate, request, running, wait_until_healthy
+from tests.benchmarks.requests_cost import app_environment, lean_python, sign_up_and_seed
+from tests.conftest import fresh_postgres_database
+from tests.servers import free_port, migrate, running, wait_until_healthy
 
 WARM_UP, COUNTED = 20, 100
 
@@ -101,24 +100,14 @@ def main() -> None:
     with fresh_postgres_database(server) as url, tempfile.TemporaryDirectory() as tmp:
         python = options.python or lean_python(Path(tmp))
         migrate(url)
-        environment = {
-            **os.environ,
-            "DATABASE_URL": url,
-            "ENVIRONMENT": "production",
-            "JWT_SECRET": "a-benchmark-secret-that-is-long-enough-0123",
-            "LOG_LEVEL": "WARNING",
-            "BCRYPT_ROUNDS": "4",  # only to register; logins are not counted here
-        }
+        environment = app_environment(url, bcrypt_rounds=4)  # logins are not counted here
         port = free_port()
         app = [python, "-m", "uvicorn", "--no-access-log", "blog.main:app", "--port", str(port)]
         with running(app, environment) as plain_worker:  # to register and seed, not counted
             base = f"http://127.0.0.1:{port}"
             wait_until_healthy(base, plain_worker)
-            account = {"email": "ada@example.com", "username": "ada", "password": PASSWORD}
-            token = request(f"{base}/auth/register", "POST", account)[1]["access_token"]
-            headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-            me = request(f"{base}/users/me", headers=headers)[1]
-        post_id = seed(url, me["id"])
+            token, post_id = sign_up_and_seed(base, url)
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         cases = [
             ("GET /posts?limit=20", "GET", "/posts?limit=20", ""),
             ("GET /posts/{id}", "GET", f"/posts/{post_id}", ""),

@@ -116,6 +116,28 @@ def seed(url: str, author_id: int) -> int:
     return int(post_id)
 
 
+def app_environment(url: str, bcrypt_rounds: int) -> dict[str, str]:
+    """How the benchmarks run the app: production settings on the database at `url`."""
+    return {
+        **os.environ,
+        "DATABASE_URL": url,
+        "ENVIRONMENT": "production",
+        "JWT_SECRET": "a-benchmark-secret-that-is-long-enough-0123",
+        "LOG_LEVEL": "WARNING",
+        "BCRYPT_ROUNDS": str(bcrypt_rounds),
+        "REGISTER_MAX_PER_CLIENT": "1000",
+    }
+
+
+def sign_up_and_seed(base: str, url: str) -> tuple[str, int]:
+    """Register ada with the app running at `base` and seed the blog at `url` as hers; returns
+    her token and a post id to read."""
+    account = {"email": "ada@example.com", "username": "ada", "password": PASSWORD}
+    token = request(f"{base}/auth/register", "POST", account)[1]["access_token"]
+    me = request(f"{base}/users/me", headers={"Authorization": f"Bearer {token}"})[1]
+    return token, seed(url, me["id"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--server", default="postgresql://postgres@127.0.0.1:5432/postgres")
@@ -129,15 +151,8 @@ def main() -> None:
         folder = Path(tmp)
         python = options.python or lean_python(folder)
         migrate(url)
-        environment = {
-            **os.environ,
-            "DATABASE_URL": url,
-            "ENVIRONMENT": "production",
-            "JWT_SECRET": "a-benchmark-secret-that-is-long-enough-0123",
-            "LOG_LEVEL": "WARNING",
-            "BCRYPT_ROUNDS": "12",  # production's cost: a login is mostly bcrypt
-            "REGISTER_MAX_PER_CLIENT": "1000",
-        }
+        # Production's bcrypt cost: a login is mostly bcrypt.
+        environment = app_environment(url, bcrypt_rounds=12)
         app_port, bare_port = free_port(), free_port()
         uvicorn = ["-m", "uvicorn", "--no-access-log"]
         app_command = [python, *uvicorn, "blog.main:app", "--port", str(app_port)]
@@ -148,10 +163,7 @@ def main() -> None:
         ):
             base = f"http://127.0.0.1:{app_port}"
             wait_until_healthy(base, app)
-            account = {"email": "ada@example.com", "username": "ada", "password": PASSWORD}
-            token = request(f"{base}/auth/register", "POST", account)[1]["access_token"]
-            me = request(f"{base}/users/me", headers={"Authorization": f"Bearer {token}"})[1]
-            post_id = seed(url, me["id"])
+            token, post_id = sign_up_and_seed(base, url)
             signed_in = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
             form = {"Content-Type": "application/x-www-form-urlencoded"}
             login_body = f"username=ada&password={PASSWORD.replace(' ', '+')}"
