@@ -79,6 +79,14 @@ def post_form(url: str, fields: dict[str, str]) -> tuple[int, dict[str, str]]:
         return error.code, lower_case(error.headers)
 
 
+def memory_kib(pid: int, field: str = "VmRSS") -> int:
+    """A process's memory from /proc: resident now (`VmRSS`) or at its highest (`VmHWM`)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no {field} for process {pid}")
+
+
 def wait_until_healthy(base_url: str, server: subprocess.Popen[str], seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:

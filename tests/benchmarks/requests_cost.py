@@ -28,7 +28,15 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 from tests.conftest import PASSWORD, fresh_postgres_database
-from tests.servers import REPO_ROOT, free_port, migrate, request, running, wait_until_healthy
+from tests.servers import (
+    REPO_ROOT,
+    free_port,
+    memory_kib,
+    migrate,
+    request,
+    running,
+    wait_until_healthy,
+)
 
 SECONDS = 5
 CONNECTIONS = 4
@@ -212,12 +220,9 @@ def main() -> None:
                 for name, url_, script in cases:
                     rate, p99, cpu = load(app.pid, url_, script, wrk_on)
                     print(f"{name:28} {rate:8.0f} {p99:8.1f} {cpu:11.2f} {cpu / floor[2]:7.1f}")
-            rss = next(
-                int(line.split()[1])
-                for line in Path(f"/proc/{app.pid}/status").read_text().splitlines()
-                if line.startswith("VmRSS:")
-            )
-            print(f"app worker memory after the runs: {rss / 1024:.0f} MiB")
+            for name, pid in [("app", app.pid), ("bare FastAPI", bare.pid)]:
+                now, peak = memory_kib(pid) / 1024, memory_kib(pid, "VmHWM") / 1024
+                print(f"{name} worker memory after the runs: {now:.0f} MiB (peak {peak:.0f} MiB)")
 
 
 if __name__ == "__main__":

@@ -17,18 +17,18 @@ from pathlib import Path
 
 from websockets.sync.client import connect
 
-from tests.servers import REPO_ROOT, free_port, request, running, wait_until_healthy
+from tests.servers import (
+    REPO_ROOT,
+    free_port,
+    memory_kib,
+    request,
+    running,
+    wait_until_healthy,
+)
 
 SOCKETS_PER_ROUND = 1_000
 HELD_AT_ONCE = 100
 ROUNDS = 5
-
-
-def resident_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
 
 
 def open_and_close(url: str, count: int) -> int:
@@ -39,7 +39,7 @@ def open_and_close(url: str, count: int) -> int:
             for _ in range(HELD_AT_ONCE):
                 socket = sockets.enter_context(connect(url))
                 socket.recv(timeout=10)  # {"type": "ready"}: the hub holds it now
-            peak = max(peak, resident_kib(SERVER_PID))
+            peak = max(peak, memory_kib(SERVER_PID))
     return peak
 
 
@@ -68,14 +68,14 @@ def main() -> None:
 
         open_and_close(url, HELD_AT_ONCE)  # warm-up: imports, caches, allocator arenas
         time.sleep(1)
-        before = resident_kib(SERVER_PID)
+        before = memory_kib(SERVER_PID)
         print(f"server memory before: {before / 1024:.1f} MiB")
         started = time.perf_counter()
         after_each_round = []
         for round_number in range(1, ROUNDS + 1):
             peak = open_and_close(url, SOCKETS_PER_ROUND)
             time.sleep(1)  # let the server finish closing
-            after = resident_kib(SERVER_PID)
+            after = memory_kib(SERVER_PID)
             after_each_round.append(after)
             print(
                 f"round {round_number}: {SOCKETS_PER_ROUND} sockets opened and closed "
