@@ -136,6 +136,7 @@ STEPS = (
             "tests/lessons.py",
             "tests/benchmarks/__init__.py",
             "tests/benchmarks/bare_app.py",
+            "tests/benchmarks/minimal_app.py",
             "tests/benchmarks/requests_cost.py",
             "tests/benchmarks/instructions.py",
             "tests/benchmarks/login_flood.py",

@@ -11,7 +11,9 @@ postgresql://postgres@127.0.0.1:5432 --python /tmp/lean/bin/python` (it needs va
 `apt-get install valgrind`). It seeds the same database as `requests_cost`, starts one worker
 under callgrind (about 50 times slower), and for each request type sends 20 requests to warm up,
 zeroes the counters, sends 100 more on one keep-alive connection and prints the instructions per
-request (millions), for a bare FastAPI route too. About two minutes.
+request (millions), for a bare FastAPI route too, and for the list and the read of
+`tests/benchmarks/minimal_app.py` (the smallest FastAPI + SQLModel app that serves them). About
+five minutes.
 """
 
 import argparse
@@ -122,9 +124,17 @@ def main() -> None:
             [*bare, "--port", str(bare_port)], environment, bare_port, bare_case, headers
         )
         counts = count(app, environment, port, cases, headers)
+        minimal_port = free_port()
+        minimal = [python, "-m", "uvicorn", "--no-access-log", "tests.benchmarks.minimal_app:app"]
+        minimal_cases = [
+            (f"minimal: {name}", method, path, body) for name, method, path, body in cases[:2]
+        ]
+        counts += count(
+            [*minimal, "--port", str(minimal_port)], environment, minimal_port, minimal_cases, {}
+        )
     print(f"{'request':28} {'M instructions':>15} {'x bare':>7}")
     print(f"{'bare FastAPI GET /bare':28} {floor:15.2f} {1:7.1f}")
-    for (name, *_), millions in zip(cases, counts, strict=True):
+    for (name, *_), millions in zip(cases + minimal_cases, counts, strict=True):
         print(f"{name:28} {millions:15.2f} {millions / floor:7.1f}")
 
 

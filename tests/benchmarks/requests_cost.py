@@ -2,11 +2,13 @@
 
 Run it from the repository root: `.venv/bin/python -m tests.benchmarks.requests_cost` (it needs
 Debian's `wrk` and a PostgreSQL server: `--server postgresql://postgres@127.0.0.1:5432`). It makes
-a new database, applies the migrations, adds 1,000 posts and 3,000 comments, starts one uvicorn
-worker of the app and one of `tests/benchmarks/bare_app.py`, and loads each request type with
-`wrk -t1 -c4` for 5 s. For each it prints requests per second, wrk's p99, and the worker's own
-CPU time per request (from /proc before and after, which is steadier than req/s), and that CPU
-as a multiple of the bare route's. A benchmark prints figures; it asserts nothing.
+a new database, applies the migrations, adds 1,000 posts and 3,000 comments, and starts three
+uvicorn workers: the app, `tests/benchmarks/bare_app.py` (one route, no database) and
+`tests/benchmarks/minimal_app.py` (the smallest FastAPI + SQLModel app that lists and reads the
+same posts). It loads each request type with `wrk -t1 -c4` for 5 s and prints requests per
+second, wrk's p99, and the worker's own CPU time per request (from /proc before and after, which
+is steadier than req/s), and that CPU as a multiple of the bare route's; then each worker's
+memory, now and at its peak. A benchmark prints figures; it asserts nothing.
 
 The app runs on what Railway installs: a fresh virtual environment of `requirements.txt` only
 (`--python` names one to reuse). The dev install would load more (PyJWT imports `cryptography`
@@ -161,13 +163,16 @@ def main() -> None:
         migrate(url)
         # Production's bcrypt cost: a login is mostly bcrypt.
         environment = app_environment(url, bcrypt_rounds=12)
-        app_port, bare_port = free_port(), free_port()
+        app_port, bare_port, minimal_port = free_port(), free_port(), free_port()
         uvicorn = ["-m", "uvicorn", "--no-access-log"]
         app_command = [python, *uvicorn, "blog.main:app", "--port", str(app_port)]
         bare_command = [python, *uvicorn, "tests.benchmarks.bare_app:app", "--port", str(bare_port)]
+        minimal_app = "tests.benchmarks.minimal_app:app"
+        minimal_command = [python, *uvicorn, minimal_app, "--port", str(minimal_port)]
         with (
             running(app_command, environment) as app,
             running(bare_command, environment, cwd=REPO_ROOT) as bare,
+            running(minimal_command, environment, cwd=REPO_ROOT) as minimal,
         ):
             base = f"http://127.0.0.1:{app_port}"
             wait_until_healthy(base, app)
@@ -175,27 +180,33 @@ def main() -> None:
             signed_in = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
             form = {"Content-Type": "application/x-www-form-urlencoded"}
             login_body = f"username=ada&password={PASSWORD.replace(' ', '+')}"
+            minimal_base = f"http://127.0.0.1:{minimal_port}"
             cases = [
-                ("GET /posts?limit=20", f"{base}/posts?limit=20", None),
-                ("GET /posts/{id}", f"{base}/posts/{post_id}", None),
-                ("GET /health", f"{base}/health", None),
+                ("GET /posts?limit=20", app, f"{base}/posts?limit=20", None),
+                ("GET /posts/{id}", app, f"{base}/posts/{post_id}", None),
+                ("GET /health", app, f"{base}/health", None),
                 (
                     "POST /posts",
+                    app,
                     f"{base}/posts",
                     lua(folder, "post", "POST", '{"title": "t", "body": "b"}', signed_in),
                 ),
                 (
                     "POST /posts/{id}/comments",
+                    app,
                     f"{base}/posts/{post_id}/comments",
                     lua(folder, "comment", "POST", '{"body": "c"}', signed_in),
                 ),
                 (
                     "POST /auth/login",
+                    app,
                     f"{base}/auth/login",
                     lua(folder, "login", "POST", login_body, form),
                 ),
+                ("minimal: GET /posts?limit=20", minimal, f"{minimal_base}/posts?limit=20", None),
+                ("minimal: GET /posts/{id}", minimal, f"{minimal_base}/posts/{post_id}", None),
             ]
-            for _, url_, script in cases:  # warm up
+            for _, _, url_, script in cases:  # warm up
                 subprocess.run(
                     ["wrk", "-t1", "-c1", "-d1s", *(["-s", str(script)] if script else []), url_],
                     capture_output=True,
@@ -208,8 +219,8 @@ def main() -> None:
                 )
             for title, wrk_on in passes:
                 if wrk_on:
-                    pin(app.pid, {0})
-                    pin(bare.pid, {0})
+                    for server in (app, bare, minimal):
+                        pin(server.pid, {0})
                     pin_database_backends(url, {1})
                 print(f"\n{title}")
                 floor = load(bare.pid, f"http://127.0.0.1:{bare_port}/bare", wrk_on=wrk_on)
@@ -217,11 +228,12 @@ def main() -> None:
                 print(head)
                 rate, p99, cpu = floor
                 print(f"{'bare FastAPI GET /bare':28} {rate:8.0f} {p99:8.1f} {cpu:11.2f} {1:7.1f}")
-                for name, url_, script in cases:
-                    rate, p99, cpu = load(app.pid, url_, script, wrk_on)
+                for name, server, url_, script in cases:
+                    rate, p99, cpu = load(server.pid, url_, script, wrk_on)
                     print(f"{name:28} {rate:8.0f} {p99:8.1f} {cpu:11.2f} {cpu / floor[2]:7.1f}")
-            for name, pid in [("app", app.pid), ("bare FastAPI", bare.pid)]:
-                now, peak = memory_kib(pid) / 1024, memory_kib(pid, "VmHWM") / 1024
+            print()
+            for name, server in [("app", app), ("minimal", minimal), ("bare FastAPI", bare)]:
+                now, peak = memory_kib(server.pid) / 1024, memory_kib(server.pid, "VmHWM") / 1024
                 print(f"{name} worker memory after the runs: {now:.0f} MiB (peak {peak:.0f} MiB)")
 
 
