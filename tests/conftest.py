@@ -11,6 +11,7 @@ the Procfile) live in `tests/postgres/` and are collected only then. The environ
 before `blog` is imported, because settings are read once at import.
 """
 
+import logging
 import os
 import secrets
 
@@ -70,6 +71,26 @@ if not Path("/usr/bin/chromium").exists():
 # schemathesis builds its 2,100 cases while the module is collected (2.5 s), before any
 # deselection could drop them.
 ONLY_SLOW_TESTS = {"test_api_contract.py", "test_lessons.py", "test_docs_in_chromium.py"}
+
+
+def raise_logging_errors(handler: logging.Handler, record: logging.LogRecord) -> None:
+    """Like a warning, a log line that cannot be written fails the test that wrote it (logging
+    would print `--- Logging error ---` and go on)."""
+    raise  # the error being handled: logging calls this from inside its `except`
+
+
+logging.Handler.handleError = raise_logging_errors  # type: ignore[method-assign, assignment]
+
+
+@pytest.fixture(autouse=True)
+def log_handlers_outlive_the_test() -> Iterator[None]:
+    """Put back the root logger's handlers after each test. A test that runs `python -m blog`
+    makes the app's log handler again, on the `sys.stdout` of that moment: pytest's capture of
+    that one test, closed when it ends; every later test's log line would then fail to write."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers, root.level = handlers, level
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
