@@ -81,7 +81,7 @@ def test_the_list_is_the_packages_30_000_and_the_tests_password_is_not_on_it() -
         TypeAdapter(Password).validate_python("letmein1")
 
 
-def test_reading_the_list_needs_a_few_mib_not_the_regex_engines_33() -> None:
+def test_reading_the_list_needs_a_few_mib_not_the_regex_engines_38() -> None:
     # Python's allocations, counted: steady, unlike a time. Reading the 0.75 MiB file and its
     # one literal peaks at about 3 MiB; a backtracking pattern made it 38 (see common_passwords).
     tracemalloc.start()

@@ -43,7 +43,7 @@ def common_passwords() -> str:
     lists_file = Path(package.submodule_search_locations[0]) / "frequency_lists.py"
     # `"[^"\\]*(?:\\.[^"\\]*)*"`, not `"(?:[^"\\]|\\.)+"`: both match a string literal, but the
     # second makes the regex engine keep a way back for every one of the 240,000 characters
-    # (33 MiB for a moment, on the first password checked); this one only for each `\'`.
+    # (38 MiB allocated for a moment, on the first password checked); this one only for each `\'`.
     listed = re.search(r'"passwords": ("[^"\\]*(?:\\.[^"\\]*)*")', lists_file.read_text("utf-8"))
     assert listed is not None, f"no passwords list in {lists_file}"
     # A Python string literal (one entry is `pic\'s`): read as Python reads it, never run.
