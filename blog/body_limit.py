@@ -17,7 +17,7 @@ deletes, then says 413), and its 413 is plain text, not the API's error shape. B
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from blog.errors import error_json
+from blog.errors import PayloadTooLarge, error_json
 
 
 def body_size(scope: Scope) -> int | None:
@@ -78,10 +78,5 @@ class BodySizeLimit:
         await self.app(scope, receive_read_body, send)
 
     async def refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_json(
-            413,
-            f"The request body is larger than {self.max_bytes} bytes.",
-            "payload_too_large",
-            {"Connection": "close"},
-        )
-        await response(scope, receive, send)
+        too_large = PayloadTooLarge(f"The request body is larger than {self.max_bytes} bytes.")
+        await error_json(too_large)(scope, receive, send)

@@ -52,9 +52,38 @@ def development_secret(path: Path = DEVELOPMENT_SECRET_FILE) -> str:
     return path.read_text().strip()
 
 
+def cpus_available() -> float:
+    """The CPUs this process may use: a container's quota, else the cores it may run on
+    (`os.cpu_count()` would say the host's cores in a container)."""
+    quota = cgroup_cpu_quota()
+    return quota if quota is not None else len(os.sched_getaffinity(0))
+
+
+def cgroup_cpu_quota(cgroup: Path = Path("/sys/fs/cgroup")) -> float | None:
+    """CPUs the cgroup's quota allows: v2's `cpu.max` ("quota period"), or v1's two files;
+    None without a quota."""
+    try:
+        quota, period = (cgroup / "cpu.max").read_text().split()
+    except (OSError, ValueError):
+        try:
+            quota = (cgroup / "cpu" / "cpu.cfs_quota_us").read_text().strip()
+            period = (cgroup / "cpu" / "cpu.cfs_period_us").read_text().strip()
+        except OSError:
+            return None
+    if quota in ("max", "-1"):
+        return None
+    return int(quota) / int(period)
+
+
+def half_the_cpus() -> int:
+    """The default password-hash concurrency: half the CPUs (at least one), so that a flood of
+    logins leaves the other half for everything else."""
+    return max(1, int(cpus_available() // 2))
+
+
 def normalise_database_url(url: str) -> str:
     """Railway and Heroku hand out `postgres://` URLs; SQLAlchemy wants a driver name
-    (psycopg2: it measured 15-20 % less CPU per request than psycopg 3 under this app)."""
+    (psycopg2, the driver the design names; docs/performance.md compares it with psycopg 3)."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
             return "postgresql+psycopg2://" + url.removeprefix(prefix)
@@ -71,11 +100,15 @@ class Settings(BaseSettings):
 
     environment: Environment = "development"
     database_url: str = "sqlite:///./blog.db"
-    # Connection pool (PostgreSQL): connections kept open, extra ones allowed under load, and how
-    # long a request waits for a free one before it is answered 503.
+    # Connection pool (PostgreSQL and a SQLite file): connections kept open, extra ones allowed
+    # under load. One of them is kept for /health; the rest are the request sessions, and a request
+    # waits at most `database_pool_timeout` seconds for one before it is answered 503 server_busy.
     database_pool_size: int = Field(default=5, ge=1, le=100)
     database_max_overflow: int = Field(default=10, ge=0, le=100)
     database_pool_timeout: float = Field(default=10, gt=0, le=120)
+    # Threads for plain `def` routes and dependencies, bcrypt and background tasks: more than the
+    # sessions, so that a request holding a session always gets a thread to finish with.
+    worker_threads: int = Field(default=40, ge=2, le=1000)
     # How long opening a connection may take before the database counts as unreachable
     # (whole seconds; PostgreSQL's client library waits at least 2).
     database_connect_timeout: int = Field(default=5, ge=2, le=60)
@@ -104,6 +137,10 @@ class Settings(BaseSettings):
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
     jwt_expires_minutes: int = Field(default=60, ge=1, le=60 * 24 * 30)
     bcrypt_rounds: int = Field(default=12, ge=4, le=16)
+    # How many bcrypt hashes may run at once per process, and how long a request waits for its
+    # turn before it is answered 503 server_busy.
+    password_hash_concurrency: int = Field(default_factory=half_the_cpus, ge=1, le=256)
+    password_hash_timeout: float = Field(default=10, gt=0, le=120)
     # Comma-separated in the environment: CORS_ORIGINS=https://a.example,https://b.example
     cors_origins: Annotated[list[str], NoDecode] = []
     log_level: LogLevel = "INFO"
@@ -164,6 +201,31 @@ class Settings(BaseSettings):
         elif self.jwt_secret is None:  # ENVIRONMENT=test: each process its own
             self.jwt_secret = SecretStr(secrets.token_urlsafe(32))
         return self
+
+    @model_validator(mode="after")
+    def size_threads_with_the_pool(self) -> "Settings":
+        if self.database_sessions < 1:
+            raise ValueError(
+                "DATABASE_POOL_SIZE + DATABASE_MAX_OVERFLOW must be at least 2 "
+                "(one connection is kept for /health)"
+            )
+        if self.password_hash_concurrency >= self.database_pool_size + self.database_max_overflow:
+            raise ValueError(
+                "PASSWORD_HASH_CONCURRENCY must be less than DATABASE_POOL_SIZE + "
+                "DATABASE_MAX_OVERFLOW (a request hashing a password holds a connection)"
+            )
+        if self.worker_threads <= self.database_sessions:
+            raise ValueError(
+                f"WORKER_THREADS must be more than the {self.database_sessions} database sessions "
+                "(DATABASE_POOL_SIZE + DATABASE_MAX_OVERFLOW - 1)"
+            )
+        return self
+
+    @property
+    def database_sessions(self) -> int:
+        """How many requests may hold a database session at once: the pool, less one
+        connection kept for /health."""
+        return self.database_pool_size + self.database_max_overflow - 1
 
     @property
     def jwt_secret_value(self) -> str:

@@ -8,18 +8,18 @@ can drop and rename them on any database; timestamps are stored and returned as 
 database).
 """
 
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
-from functools import partial
-from typing import Annotated, Any, Concatenate, ParamSpec, TypeVar
+from typing import Annotated, Any
 
 import anyio
 from fastapi import Depends
-from sqlalchemy import URL, Connection, DateTime, Engine, create_engine, event, make_url
+from sqlalchemy import URL, DateTime, Engine, create_engine, event, make_url
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
 
+from blog.capacity import a_slot_of
 from blog.config import settings
 
 # Named constraints: `uq_users_email` instead of a name each database invents for itself.
@@ -33,6 +33,10 @@ NAMING_CONVENTION = {
 # Every table model imports this module (for UTCDateTime), so the convention is in place before
 # the first table is defined.
 SQLModel.metadata.naming_convention = NAMING_CONVENTION
+
+
+# Ids are PostgreSQL `integer`s: nothing outside 1..MAX_ID names a row, or may reach a query.
+MAX_ID = 2_147_483_647
 
 
 def utc_now() -> datetime:
@@ -83,20 +87,19 @@ def enable_sqlite_foreign_keys(engine: Engine) -> None:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for `url`: pool and timeouts from settings for PostgreSQL, the settings a
-    threaded web server needs for SQLite."""
+    """An engine for `url`, its pool and time limits from settings, on SQLite and PostgreSQL."""
+    if make_url(url).database in (None, "", ":memory:"):
+        # An in-memory SQLite database lives in its one connection: no pool to size.
+        return sqlite_engine(url, connect_args={"check_same_thread": False})
+    pool = {
+        "pool_size": settings.database_pool_size,
+        "max_overflow": settings.database_max_overflow,
+        "pool_timeout": settings.database_pool_timeout,
+    }
     if url.startswith("sqlite"):
-        engine = create_engine(
-            url,
-            # `timeout`: how long to wait for another writer's lock on the file (then 503).
-            connect_args={
-                "check_same_thread": False,
-                "timeout": settings.database_statement_timeout,
-            },
-            hide_parameters=True,
-        )
-        enable_sqlite_foreign_keys(engine)
-        return engine
+        # `timeout`: how long a write waits for another writer's lock on the file (then 503).
+        limits = {"check_same_thread": False, "timeout": settings.database_statement_timeout}
+        return sqlite_engine(url, connect_args=limits, **pool)
     return create_engine(
         url,
         # Test each pooled connection before use: after a database restart the app recovers
@@ -104,11 +107,15 @@ def make_engine(url: str) -> Engine:
         pool_pre_ping=True,
         # Errors and logs show the SQL but never its values (emails, password hashes).
         hide_parameters=True,
-        pool_size=settings.database_pool_size,
-        max_overflow=settings.database_max_overflow,
-        pool_timeout=settings.database_pool_timeout,
         connect_args=postgresql_time_limits(),
+        **pool,
     )
+
+
+def sqlite_engine(url: str, **options: Any) -> Engine:
+    engine = create_engine(url, hide_parameters=True, **options)
+    enable_sqlite_foreign_keys(engine)
+    return engine
 
 
 def postgresql_time_limits() -> dict[str, Any]:
@@ -150,94 +157,26 @@ def unreachable_database_message(url: str, error: Exception) -> str:
 engine = make_engine(settings.database_url)
 
 
-async def get_engine() -> Engine:
-    """The app's engine, as a dependency so tests can swap the database.
-
-    `async def` although it awaits nothing: FastAPI runs a plain `def` dependency in a worker
-    thread, and each such hop costs about 0.13 ms of CPU (measured). Nothing here can block.
-    """
+def get_engine() -> Engine:
+    """The engine, for work outside the request's session: the health check, a WebSocket's
+    token check, a background task. Tests swap the database here and in `get_session`."""
     return engine
 
 
-def apply_changes(row: SQLModel, changes: dict[str, Any]) -> None:
-    """Apply a PATCH: copy the fields that were sent onto `row` and move its `updated_at`.
-    Nothing sent, nothing changed (not even `updated_at`). The route commits."""
-    if changes:
-        row.sqlmodel_update({**changes, "updated_at": utc_now()})
+# A request holds one of these while it has a session: never more sessions than connections.
+session_slots = anyio.Semaphore(settings.database_sessions)
 
 
-def open_session(bind: Engine | Connection) -> Session:
-    """A session as every route gets it (tests open theirs with this too).
-
-    `expire_on_commit=False`: after a commit the route still answers from the objects it holds,
-    instead of reloading each of them from the database with one more query. Bound to a
-    connection that is already in a transaction (the PostgreSQL tests), commits become savepoints.
-    """
-    return Session(bind, expire_on_commit=False, join_transaction_mode="create_savepoint")
+async def take_session_slot() -> AsyncIterator[None]:
+    """Wait on the event loop, not in a thread, for a free session (503 after the wait)."""
+    async with a_slot_of(session_slots, settings.database_pool_timeout):
+        yield
 
 
-async def get_session_factory(
-    engine: Annotated[Engine, Depends(get_engine)],
-) -> Callable[[], Session]:
-    """For work that outlives the request (a background task): each call opens a new session.
-    The request's own session is closed by the time a background task runs."""
-    return partial(open_session, engine)
+SessionSlot = Annotated[None, Depends(take_session_slot, scope="function")]
 
 
-Params = ParamSpec("Params")
-Result = TypeVar("Result")
-
-
-class SessionInThread:
-    """Runs a function of a session in a worker thread, with a session of its own that is
-    opened, used and closed in that one thread hop; `await run_in_session(work, *args)` calls
-    `work(session, *args)`, like SQLAlchemy's `AsyncSession.run_sync`.
-
-    For `async def` routes whose work is nothing but queries (`GET /posts`, `GET /posts/{id}`).
-    A plain `def` route with a `get_session` session costs three hops: the route, the check of
-    its answer against `response_model` (FastAPI runs that in a thread for `def` routes too) and
-    the session's close. This costs one; the README has the numbers. A request whose client goes
-    away still waits for the thread to finish, so the session is always closed.
-    """
-
-    def __init__(self, open_session: Callable[[], Session]) -> None:
-        self.open_session = open_session
-
-    async def __call__(
-        self,
-        work: Callable[Concatenate[Session, Params], Result],
-        *args: Params.args,
-        **kwargs: Params.kwargs,
-    ) -> Result:
-        def in_worker_thread() -> Result:
-            with self.open_session() as session:
-                return work(session, *args, **kwargs)
-
-        return await anyio.to_thread.run_sync(in_worker_thread)
-
-
-async def get_session_in_thread(
-    open_session: Annotated[Callable[[], Session], Depends(get_session_factory)],
-) -> SessionInThread:
-    return SessionInThread(open_session)
-
-
-async def get_session(
-    engine: Annotated[Engine, Depends(get_engine)],
-) -> AsyncGenerator[Session, None]:
-    """One session per request; nothing is written unless the route commits.
-
-    Opening a session does no I/O (it connects on its first query), so it happens right here
-    on the event loop. Closing may talk to the database (a rollback, then the connection goes
-    back to the pool), so it runs in a worker thread like the route itself: a blocking call on
-    the event loop would stall every other request. One thread hop instead of two.
-    """
-    session = open_session(engine)
-    try:
+def get_session(_slot: SessionSlot) -> Iterator[Session]:
+    """One session per request, closed when the route's answer is ready."""
+    with Session(engine, expire_on_commit=False) as session:
         yield session
-    finally:
-        # Shielded, so a request whose client went away still returns its connection; with a
-        # limiter of its own, because the worker threads may all be taken by requests waiting
-        # for the very connection this close gives back (FastAPI closes `def` dependencies so).
-        with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(session.close, limiter=anyio.CapacityLimiter(1))

@@ -1,10 +1,12 @@
 """Error handling: one JSON shape for every error the API returns, whatever raised it.
 
 Lesson: clients should never have to guess what an error looks like. Every failure, whether it is a
-rule of ours (`DomainError` and its subclasses), a request FastAPI could not validate, an unknown
-path, an unreachable database or a bug, leaves as `{"detail": ..., "code": "stable_snake_case"}`.
-`code` is for programs, `detail` for people. Unexpected exceptions are logged with their traceback
-and answered with a bare 500 `internal_error`: the traceback never reaches the client.
+rule of ours (a `DomainError` subclass: one per error code), a request FastAPI could not validate,
+an unknown path, an unreachable database or a bug, leaves as `{"detail": ..., "code": "..."}`.
+`code` is for programs, `detail` for people. A route raises the class that names its error
+(`raise NotFound("Post not found.")`); the class carries the status, the code and any headers.
+Unexpected exceptions are logged with their traceback and answered with a bare 500
+`internal_error`: the traceback never reaches the client.
 """
 
 import logging
@@ -23,7 +25,9 @@ from blog.headers import security_headers
 
 logger = logging.getLogger(__name__)
 
-BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}  # every 401 says how to authenticate
+CLOSE_THE_CONNECTION = {"Connection": "close"}  # the rest of a huge body is not worth reading
+RETRY_SOON = {"Retry-After": "1"}  # seconds: long enough for a queue of requests to move on
 
 
 class FieldError(BaseModel):
@@ -42,25 +46,24 @@ class ErrorResponse(BaseModel):
 
 
 class DomainError(Exception):
-    """An expected failure with an HTTP status and a stable code; raise a subclass from a route."""
+    """An expected failure: raise the subclass that names it, with a message for people
+    (`raise NotFound("Post not found.")`); the class knows the status, the code and headers."""
 
     status_code: int = status.HTTP_400_BAD_REQUEST
     code: str = "bad_request"
     headers: dict[str, str] | None = None
 
-    def __init__(
-        self, detail: str, *, code: str | None = None, headers: dict[str, str] | None = None
-    ) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        if code is not None:
-            self.code = code
-        if headers is not None:
-            self.headers = headers
+
+class InvalidCredentials(DomainError):
+    code = "invalid_credentials"
 
 
-class BadRequest(DomainError):
-    pass
+class WrongPassword(DomainError):
+    code = "wrong_password"
+
+
+class InvalidResetToken(DomainError):
+    code = "invalid_reset_token"
 
 
 class NotAuthenticated(DomainError):
@@ -69,10 +72,8 @@ class NotAuthenticated(DomainError):
     headers = BEARER_CHALLENGE
 
 
-class InvalidToken(DomainError):
-    status_code = status.HTTP_401_UNAUTHORIZED
+class InvalidToken(NotAuthenticated):
     code = "invalid_token"
-    headers = BEARER_CHALLENGE
 
 
 class Forbidden(DomainError):
@@ -85,9 +86,20 @@ class NotFound(DomainError):
     code = "not_found"
 
 
-class Conflict(DomainError):
+class EmailTaken(DomainError):
     status_code = status.HTTP_409_CONFLICT
-    code = "conflict"
+    code = "email_taken"
+
+
+class UsernameTaken(DomainError):
+    status_code = status.HTTP_409_CONFLICT
+    code = "username_taken"
+
+
+class PayloadTooLarge(DomainError):
+    status_code = status.HTTP_413_CONTENT_TOO_LARGE
+    code = "payload_too_large"
+    headers = CLOSE_THE_CONNECTION
 
 
 class RateLimited(DomainError):
@@ -96,8 +108,22 @@ class RateLimited(DomainError):
     status_code = status.HTTP_429_TOO_MANY_REQUESTS
     code = "rate_limited"
 
-    def __init__(self, detail: str, *, retry_after: int) -> None:
-        super().__init__(detail, headers={"Retry-After": str(retry_after)})
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+class DatabaseUnavailable(DomainError):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    code = "database_unavailable"
+
+
+class ServerBusy(DomainError):
+    """Every slot of a bounded resource (database sessions) stayed taken for the whole wait."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    code = "server_busy"
+    headers = RETRY_SOON
 
 
 # Errors raised by FastAPI/Starlette themselves (unknown path, wrong method...) carry only a status.
@@ -111,35 +137,21 @@ CODE_FOR_HTTP_STATUS = {
     415: "unsupported_media_type",
 }
 
-ERROR_DESCRIPTIONS = {
-    400: "Bad request: wrong credentials, or a body that is not UTF-8",
-    401: "Not authenticated, or the token is invalid or expired",
-    403: "Signed in, but not allowed to do this",
-    404: "Not found",
-    409: "Conflicts with existing data",
-    413: "The request body is larger than MAX_BODY_BYTES",
-    422: "The request failed validation",
-    429: "Too many attempts; `Retry-After` says how many seconds to wait",
-    503: "The database is unavailable",
-}
-
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` for a route: each listed status documented with `ErrorResponse`."""
-    return {
-        code: {"model": ErrorResponse, "description": ERROR_DESCRIPTIONS[code]} for code in statuses
-    }
+    """OpenAPI `responses=` for a route: each status it may answer, in the `ErrorResponse` shape
+    (described by its HTTP reason phrase: "Not Found")."""
+    return {status_code: {"model": ErrorResponse} for status_code in statuses}
 
 
-def error_json(
-    status_code: int, detail: Any, code: str, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    return JSONResponse({"detail": detail, "code": code}, status_code=status_code, headers=headers)
+def error_json(error: DomainError) -> JSONResponse:
+    body = {"detail": str(error), "code": error.code}
+    return JSONResponse(body, status_code=error.status_code, headers=error.headers)
 
 
 async def handle_domain_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, DomainError)
-    return error_json(error.status_code, error.detail, error.code, error.headers)
+    return error_json(error)
 
 
 def allowed_methods(request: Request) -> str:
@@ -158,7 +170,8 @@ async def handle_http_exception(request: Request, error: Exception) -> JSONRespo
     headers = dict(error.headers or {})
     if error.status_code == 405:
         headers["Allow"] = allowed_methods(request)
-    return error_json(error.status_code, error.detail, code, headers)
+    body = {"detail": error.detail, "code": code}
+    return JSONResponse(body, status_code=error.status_code, headers=headers)
 
 
 async def handle_validation_error(request: Request, error: Exception) -> JSONResponse:
@@ -168,16 +181,24 @@ async def handle_validation_error(request: Request, error: Exception) -> JSONRes
         {"loc": list(problem["loc"]), "msg": problem["msg"], "type": problem["type"]}
         for problem in error.errors()
     ]
-    return error_json(422, field_errors, "validation_error")
+    return JSONResponse({"detail": field_errors, "code": "validation_error"}, status_code=422)
 
 
-async def handle_database_unavailable(request: Request, error: Exception) -> JSONResponse:
-    # The first line says why (refused, timed out, no free connection in the pool). The engine
-    # hides SQL parameters (`hide_parameters`), so no user data reaches the log.
+# PostgreSQL's SQLSTATEs for two transactions that each wait for the other (a deadlock, which the
+# server ends by failing one) and for a transaction that lost to a concurrent one: contention,
+# not an outage, so the client is told to try again.
+CONTENTION_SQLSTATES = {"40P01", "40001"}
+
+
+async def handle_database_error(request: Request, error: Exception) -> JSONResponse:
+    # The first line says why (refused, timed out, deadlock). The engine hides SQL parameters
+    # (`hide_parameters`), so no user data reaches the log.
     reason = str(error).splitlines()[0]
-    logger.error("database unavailable during %s %s: %s", request.method, request.url.path, reason)
-    message = "The database is unavailable. Try again shortly."
-    return error_json(503, message, "database_unavailable")
+    logger.error("database error during %s %s: %s", request.method, request.url.path, reason)
+    sqlstate = getattr(getattr(error, "orig", None), "pgcode", None)
+    if sqlstate in CONTENTION_SQLSTATES:
+        return error_json(ServerBusy("The server is busy. Try again in a moment."))
+    return error_json(DatabaseUnavailable("The database is unavailable. Try again shortly."))
 
 
 async def handle_unexpected_error(request: Request, error: Exception) -> JSONResponse:
@@ -187,16 +208,18 @@ async def handle_unexpected_error(request: Request, error: Exception) -> JSONRes
     request_id = getattr(request.state, "request_id", None)
     if request_id:
         headers["X-Request-ID"] = request_id
-    return error_json(500, "Internal server error.", "internal_error", headers)
+    body = {"detail": "Internal server error.", "code": "internal_error"}
+    return JSONResponse(body, status_code=500, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, handle_domain_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_exception)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
-    # Refused or dropped connections, and a pool with no free connection in time.
-    for unavailable in (OperationalError, InterfaceError, PoolTimeoutError):
-        app.add_exception_handler(unavailable, handle_database_unavailable)
+    # Refused or dropped connections, time limits, deadlocks, and a pool with no free connection
+    # (which the session slots of `blog/capacity.py` keep requests from ever waiting for).
+    for database_error in (OperationalError, InterfaceError, PoolTimeoutError):
+        app.add_exception_handler(database_error, handle_database_error)
     # `Exception` goes to Starlette's outermost middleware, which answers with this handler and
     # then re-raises so the server can log it as well.
     app.add_exception_handler(Exception, handle_unexpected_error)

@@ -6,6 +6,7 @@ blocking). A failure here must never undo or fail the request, so it is caught a
 The backend comes from settings: `console` logs the message (in development only; elsewhere it
 logs just the user's id, since logs are kept and addresses are personal data), `smtp` sends it
 through any SMTP server (host, port, login, STARTTLS). Logs name users by id, never by address.
+The texts are templates in `blog/emails/`.
 
 When to move to a real queue: BackgroundTasks live in the web process, so a restart loses the work
 and nothing retries. Once an email *must* arrive, or jobs need retries, schedules or their own
@@ -17,48 +18,23 @@ import logging
 import smtplib
 import ssl
 from email.message import EmailMessage
+from pathlib import Path
 
 from blog.config import settings
 
 logger = logging.getLogger(__name__)
+TEMPLATES = Path(__file__).parent / "emails"
 
 
-def email_to(to: str, subject: str, body: str) -> EmailMessage:
-    # Lines stay under 78 characters, so the body goes out as plain text, readable as sent.
+def email_to(to: str, subject: str, template: str, **values: object) -> EmailMessage:
+    """An email of `blog/emails/<template>.txt`, its `{fields}` filled in. Its lines stay under
+    78 characters, so it goes out as plain text, readable as sent."""
     message = EmailMessage()
     message["From"] = settings.smtp_from
     message["To"] = to
     message["Subject"] = subject
-    message.set_content(body)
+    message.set_content((TEMPLATES / f"{template}.txt").read_text().format(**values))
     return message
-
-
-def welcome_message(to: str, username: str) -> EmailMessage:
-    return email_to(
-        to,
-        f"Welcome to blog, {username}!",
-        f"Hello {username},\n\n"
-        "Your account is ready. Sign in with your email or username and start writing.\n\n"
-        "-- blog\n",
-    )
-
-
-def password_reset_message(to: str, username: str, token: str) -> EmailMessage:
-    minutes = settings.password_reset_minutes
-    return email_to(
-        to,
-        "Reset your blog password",
-        f"Hello {username},\n\n"
-        "Someone (we hope you) asked to reset the password of your blog account.\n"
-        f"This token works once, for {minutes} minutes:\n\n"
-        f"token={token}\n\n"
-        "To choose a new password, send the token and your new password to\n"
-        "POST /auth/password-reset/confirm. In the API's /docs page: open that\n"
-        'operation, press "Try it out", fill in both, and press "Execute".\n'
-        "Every session you have open ends then; sign in with the new password.\n\n"
-        "If you did not ask for this, ignore this email: your password stays.\n\n"
-        "-- blog\n",
-    )
 
 
 def tls_context() -> ssl.SSLContext:
@@ -79,38 +55,33 @@ def send_with_smtp(message: EmailMessage) -> None:
 
 def send_welcome_email(user_id: int, to: str, username: str) -> None:
     """Send (or, with the console backend, log) the welcome email; never raise."""
-    deliver(user_id, welcome_message(to, username), "welcome email")
+    welcome = email_to(to, f"Welcome to blog, {username}!", "welcome", username=username)
+    deliver(user_id, welcome, "welcome email")
 
 
 def send_password_reset_email(user_id: int, to: str, username: str, token: str) -> None:
     """Send (or, with the console backend, log) a password-reset token; never raise."""
-    deliver(user_id, password_reset_message(to, username, token), "password reset email")
+    minutes = settings.password_reset_minutes
+    values = {"username": username, "token": token, "minutes": minutes}
+    reset = email_to(to, "Reset your blog password", "password_reset", **values)
+    deliver(user_id, reset, "password reset email")
 
 
 def deliver(user_id: int, message: EmailMessage, what: str) -> None:
-    if settings.email_backend == "console":
-        show_on_console(user_id, message)
-        return
-    try:
-        send_with_smtp(message)
-    except (OSError, smtplib.SMTPException) as error:  # refused, timed out, rejected, TLS...
-        logger.error("%s to user %s not sent: %r", what, user_id, error)
-        return
-    logger.info("%s sent to user %s", what, user_id)
-
-
-def show_on_console(user_id: int, message: EmailMessage) -> None:
-    """The console backend: in development, the whole email in the log, so you can read it.
-    Anywhere else logs are kept and shipped, so they name the user by id and nothing more."""
-    if settings.environment == "development":
+    """Through SMTP, or, with the console backend, into the log: the whole email in
+    development, where you read it there; elsewhere logs are kept and shipped, so they name the
+    user by id and nothing more."""
+    if settings.email_backend == "console" and settings.environment == "development":
         # `shows_tokens`: the log's token redaction (`blog/logs.py`) leaves this line alone, or a
         # password-reset email would arrive with its token blacked out.
-        logger.info(
-            "email to %s: %s\n%s",
-            message["To"],
-            message["Subject"],
-            message.get_content(),
-            extra={"shows_tokens": True},
-        )
-    else:
+        content = f"{message['Subject']}\n{message.get_content()}"
+        logger.info("email to %s: %s", message["To"], content, extra={"shows_tokens": True})
+    elif settings.email_backend == "console":
         logger.info("email to user %s not shown (console backend outside development)", user_id)
+    else:
+        try:
+            send_with_smtp(message)
+        except (OSError, smtplib.SMTPException) as error:  # refused, timed out, rejected, TLS...
+            logger.error("%s to user %s not sent: %r", what, user_id, error)
+            return
+        logger.info("%s sent to user %s", what, user_id)

@@ -17,16 +17,17 @@ from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 
 from blog.body_limit import BodySizeLimit
+from blog.capacity import size_the_thread_pool
 from blog.comments.router import comments_router, post_comments_router  # step 4
 from blog.config import settings
 from blog.database import describe_database
-from blog.errors import install_error_handlers
+from blog.errors import error_responses, install_error_handlers
 from blog.headers import SecurityHeaders
 from blog.health import router as health_router
+from blog.hub import notifications_across_processes  # step 2
 from blog.logs import RequestLogMiddleware, configure_logging
 from blog.posts.router import router as posts_router  # step 3
 from blog.rate_limits import counters_for  # step 2
-from blog.realtime import notifications_across_processes  # step 2
 from blog.realtime import router as realtime_router  # step 2
 from blog.users.router import auth_router, users_router  # step 2
 
@@ -66,6 +67,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         describe_database(settings.database_url),
         "redis" if settings.redis_url else "in-process",
     )
+    size_the_thread_pool()
     async with AsyncExitStack() as running:
         app.state.rate_limit_counters = counters_for(settings.redis_url)  # step 2
         await running.enter_async_context(notifications_across_processes())  # step 2
@@ -81,6 +83,8 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
         openapi_tags=TAGS,
         generate_unique_id_function=operation_id,
+        # Any route that needs the database may answer 503 (busy, or the database is down).
+        responses=error_responses(503),
         swagger_ui_parameters={"persistAuthorization": True},
         # `/posts/` is a 404: Starlette's redirect to `/posts` would take its host from the
         # request's Host header, which anyone can set (an open redirect).

@@ -17,7 +17,8 @@ The client is the address of the socket's peer, or the one a trusted proxy put i
 import logging
 import math
 import time
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from limits import RateLimitItem, RateLimitItemPerHour, RateLimitItemPerSecond
@@ -29,6 +30,7 @@ from blog.config import settings
 from blog.errors import RateLimited
 
 logger = logging.getLogger(__name__)
+Result = TypeVar("Result")
 
 
 def client_address(request: Request) -> str:
@@ -39,33 +41,20 @@ ClientAddress = Annotated[str, Depends(client_address)]
 
 
 class Counters:
-    """Moving-window counters in `storage`, falling back to this process if it fails."""
+    """Moving-window counts in `storage` (Redis, or this process's memory); while the storage
+    fails, counting carries on in this process instead."""
 
     def __init__(self, storage: Storage) -> None:
         self.shared = MovingWindowRateLimiter(storage)
         self.local = MovingWindowRateLimiter(MemoryStorage())
 
-    def hit(self, item: RateLimitItem, *key: str) -> bool:
-        """Count one attempt; False (and not counted) if the limit is already reached."""
+    def run(self, use: Callable[[MovingWindowRateLimiter], Result]) -> Result:
+        """`use(limiter)` on the shared counts, or on this process's if their storage fails."""
         try:
-            return self.shared.hit(item, *key)
+            return use(self.shared)
         except StorageError as error:
             logger.warning("rate limit storage failed, counting in this process: %r", error)
-            return self.local.hit(item, *key)
-
-    def clear(self, item: RateLimitItem, *key: str) -> None:
-        try:
-            self.shared.clear(item, *key)
-        except StorageError as error:
-            logger.warning("rate limit storage failed, counting in this process: %r", error)
-        self.local.clear(item, *key)
-
-    def seconds_until_allowed(self, item: RateLimitItem, *key: str) -> int:
-        try:
-            reset_at = self.shared.get_window_stats(item, *key).reset_time
-        except StorageError:
-            reset_at = self.local.get_window_stats(item, *key).reset_time
-        return max(1, math.ceil(reset_at - time.time()))
+            return use(self.local)
 
 
 def counters_for(redis_url: str | None) -> Counters:
@@ -91,16 +80,11 @@ def login_limit() -> RateLimitItem:
     return RateLimitItemPerSecond(settings.login_max_failures, settings.login_window_seconds)
 
 
-def register_limit() -> RateLimitItem:
-    return RateLimitItemPerHour(settings.register_max_per_client)
-
-
-def count_or_refuse(
-    counters: Counters, item: RateLimitItem, key: tuple[str, ...], what: str
-) -> None:
+def count_or_refuse(counters: Counters, item: RateLimitItem, key: list[str], what: str) -> None:
     """Count one attempt under `key`, or 429 ("Too many `what`") once `item`'s share is used."""
-    if not counters.hit(item, *key):
-        retry_after = counters.seconds_until_allowed(item, *key)
+    if not counters.run(lambda limiter: limiter.hit(item, *key)):
+        reset_at = counters.run(lambda limiter: limiter.get_window_stats(item, *key).reset_time)
+        retry_after = max(1, math.ceil(reset_at - time.time()))
         raise RateLimited(
             f"Too many {what}; try again in {retry_after} s.", retry_after=retry_after
         )
@@ -108,31 +92,25 @@ def count_or_refuse(
 
 def count_login_attempt(counters: Counters, account: str, client: str) -> None:
     """Count a login to `account` from `client`, or 429 if it has had its share of failures."""
-    count_or_refuse(
-        counters, login_limit(), ("login", account, client), "failed logins for this account"
-    )
+    key = ["login", account, client]
+    count_or_refuse(counters, login_limit(), key, "failed logins for this account")
 
 
 def forget_login_attempts(counters: Counters, account: str, client: str) -> None:
     """A successful login: the failures before it no longer count."""
-    counters.clear(login_limit(), "login", account, client)
-
-
-def password_reset_limits() -> tuple[RateLimitItem, RateLimitItem]:
-    per_client = RateLimitItemPerHour(settings.password_reset_max_per_client)
-    return per_client, RateLimitItemPerHour(settings.password_reset_max_per_email)
+    counters.run(lambda limiter: limiter.clear(login_limit(), "login", account, client))
 
 
 def count_password_reset(counters: Counters, email: str, client: str) -> None:
     """Count a reset request for `email` from `client`, or 429 once either has had its share
     this hour: one client cannot flood many inboxes, many clients cannot flood one."""
-    per_client, per_email = password_reset_limits()
-    count_or_refuse(counters, per_client, ("reset", "client", client), "password-reset requests")
-    count_or_refuse(counters, per_email, ("reset", email), "password-reset requests")
+    per_client = RateLimitItemPerHour(settings.password_reset_max_per_client)
+    count_or_refuse(counters, per_client, ["reset", "client", client], "password-reset requests")
+    per_email = RateLimitItemPerHour(settings.password_reset_max_per_email)
+    count_or_refuse(counters, per_email, ["reset", email], "password-reset requests")
 
 
 def count_registration(counters: Counters, client: str) -> None:
     """Count a registration from `client`, or 429 if it has had its share this hour."""
-    count_or_refuse(
-        counters, register_limit(), ("register", client), "registrations from this address"
-    )
+    per_hour = RateLimitItemPerHour(settings.register_max_per_client)
+    count_or_refuse(counters, per_hour, ["register", client], "registrations from this address")

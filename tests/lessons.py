@@ -28,6 +28,9 @@ class Step:
     tests: tuple[str, ...]
     migration: str | None  # the `alembic revision --autogenerate -m` message, if tables come
     try_it: str
+    # What autogenerate cannot see and the student adds to that migration: (an import, a line
+    # at the end of `upgrade()`).
+    migration_adds: tuple[str, str] | None = None
 
 
 STEPS = (
@@ -40,6 +43,7 @@ STEPS = (
             ".gitignore",
             ".env.example",
             "README.md",
+            "docs/performance.md",
             "alembic.ini",
             "alembic/script.py.mako",
             "alembic/env.py",
@@ -47,6 +51,7 @@ STEPS = (
             "blog/__main__.py",
             "blog/main.py",
             "blog/config.py",
+            "blog/capacity.py",
             "blog/database.py",
             "blog/fields.py",
             "blog/errors.py",
@@ -55,7 +60,9 @@ STEPS = (
             "blog/logs.py",
             "blog/health.py",
             "tests/__init__.py",
+            "tests/collection.py",
             "tests/conftest.py",
+            "tests/helpers.py",
             "tests/servers.py",
         ),
         tests=("tests/test_config.py",),
@@ -68,13 +75,19 @@ STEPS = (
         files=(
             "blog/security.py",
             "blog/deps.py",
+            "blog/pagination.py",
+            "blog/races.py",
             "blog/mail.py",
+            "blog/emails/welcome.txt",
+            "blog/emails/password_reset.txt",
             "blog/rate_limits.py",
+            "blog/hub.py",
             "blog/realtime.py",
             "blog/users/__init__.py",
             "blog/users/passwords.py",
             "blog/users/models.py",
             "blog/users/recovery.py",
+            "blog/users/accounts.py",
             "blog/users/router.py",
         ),
         tests=(
@@ -104,8 +117,7 @@ STEPS = (
         ),
         migration="add posts",
         try_it="signed in, `POST /posts`; then `GET /posts` lists it, with `comment_count: 0` "
-        "(`comment_count()` in `blog/posts/router.py` counts rows of a table named `comments`, "
-        "and answers 0 while there is none).",
+        "(a column of the post, which the comments of the next step keep up to date).",
     ),
     Step(
         title="Comments",
@@ -123,6 +135,10 @@ STEPS = (
             "tests/test_migrations.py",
         ),
         migration="add comments",
+        migration_adds=(
+            "from blog.comments.models import create_comment_count_triggers",
+            "create_comment_count_triggers(op.get_bind())",
+        ),
         try_it="`POST /posts/{post_id}/comments` as someone else; the post's `comment_count` "
         "is now 1, and its author's `/ws/notifications` socket hears `comment.created`.",
     ),
@@ -140,10 +156,12 @@ STEPS = (
             "tests/benchmarks/requests_cost.py",
             "tests/benchmarks/instructions.py",
             "tests/benchmarks/login_flood.py",
+            "tests/benchmarks/write_load.py",
             "tests/benchmarks/websocket_memory.py",
             "tests/postgres/__init__.py",
             "tests/postgres/conftest.py",
             "tests/postgres/proxy.py",
+            "tests/postgres/test_comment_count.py",
             "tests/postgres/test_concurrency.py",
             "tests/postgres/test_list_plan.py",
             "tests/postgres/test_outage.py",
@@ -160,6 +178,7 @@ STEPS = (
         tests=(
             "tests/test_seed.py",
             "tests/test_client_address.py",
+            "tests/test_capacity.py",
             "tests/test_api_contract.py",
             "tests/browser/test_docs_in_chromium.py",
             "tests/test_lessons.py",
@@ -200,6 +219,21 @@ def copy_step(number: int, folder: Path, source: Path = REPO_ROOT) -> None:
             (folder / path).write_text(wiring_file_at(path, number, source))
 
 
+def finish_migration(number: int, folder: Path) -> None:
+    """Add to the migration step `number` generated what its step says autogenerate missed."""
+    step = STEPS[number - 1]
+    if step.migration_adds is None:
+        return
+    slug = step.migration.replace(" ", "_") if step.migration else ""
+    [migration] = (folder / "alembic" / "versions").glob(f"*_{slug}.py")
+    import_line, call = step.migration_adds
+    text = migration.read_text().replace(
+        "from alembic import op\n", f"from alembic import op\n{import_line}\n", 1
+    )
+    upgrade, downgrade = text.split("\ndef downgrade()", 1)
+    migration.write_text(f"{upgrade.rstrip()}\n    {call}\n\n\ndef downgrade(){downgrade}")
+
+
 def readme_section() -> str:
     """The README's copy steps, from `STEPS` and the marked lines of the wiring files."""
     out = [README_START, ""]
@@ -231,9 +265,17 @@ def readme_section() -> str:
                 out.extend(f"  {line}" for line in others)
                 out.append("  ```")
         if step.migration:
+            finish = ""
+            if step.migration_adds:
+                import_line, call = step.migration_adds
+                finish = (
+                    " and finish it with what autogenerate cannot see (triggers): "
+                    f"`{import_line}` among its imports, `{call}` as the last line of "
+                    "`upgrade()`"
+                )
             out.append(
                 f'- `.venv/bin/alembic revision --autogenerate -m "{step.migration}"`, read the '
-                "file it writes, then `.venv/bin/alembic upgrade head` and "
+                f"file it writes{finish}, then `.venv/bin/alembic upgrade head` and "
                 "`.venv/bin/alembic check`."
             )
         out.append(f"- `.venv/bin/python -m blog`, then try it: {step.try_it}")

@@ -20,6 +20,7 @@ reset token must be one the app emailed (a random one is a 400); and a new email
 
 import itertools
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import pytest
@@ -28,10 +29,12 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from blog.config import settings as blog_settings
+from blog.database import get_engine, get_session
 from blog.main import app
-from tests.conftest import PASSWORD, client_on, database_of_its_own
+from tests.helpers import PASSWORD, database_of_its_own
 
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 pytestmark = pytest.mark.slow  # about 15 s; `pytest -m "not slow"` skips it while you work
@@ -53,8 +56,8 @@ contract_users = itertools.count()
 
 
 @pytest.fixture(scope="module")
-def contract_engine() -> Iterator[Engine]:
-    with database_of_its_own() as engine:
+def contract_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    with database_of_its_own(tmp_path_factory.mktemp("contract") / "blog.db") as engine:
         yield engine
 
 
@@ -66,8 +69,17 @@ def contract_client(contract_engine: Engine) -> Iterator[TestClient]:
         patch.setattr(blog_settings, "register_max_per_client", 100_000)
         patch.setattr(blog_settings, "password_reset_max_per_client", 100_000)
         patch.setattr(blog_settings, "password_reset_max_per_email", 100_000)
-        with client_on(contract_engine, contract_engine) as client:
+        # As conftest.py's `client`, for the whole module: a client per case would be slower.
+        app.dependency_overrides[get_session] = partial(sessions_on, contract_engine)
+        app.dependency_overrides[get_engine] = lambda: contract_engine
+        with TestClient(app) as client:
             yield client
+        app.dependency_overrides.clear()
+
+
+def sessions_on(engine: Engine) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
 
 
 def new_user(client: TestClient) -> dict[str, str]:

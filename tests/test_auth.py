@@ -12,7 +12,7 @@ from sqlmodel import Session, func, select
 
 from blog.config import settings
 from blog.users.models import User
-from tests.conftest import PASSWORD, Account, assert_error, register
+from tests.helpers import PASSWORD, Account, assert_error, register
 
 
 def user_count(session: Session) -> int:

@@ -15,7 +15,7 @@ from starlette.types import Message
 
 from blog.body_limit import BodySizeLimit
 from blog.config import settings
-from tests.conftest import Account, assert_error
+from tests.helpers import Account, assert_error
 from tests.servers import free_port, migrate, running, wait_until_healthy
 
 LIMIT = settings.max_body_bytes

@@ -6,7 +6,7 @@ from sqlmodel import Session, col, select
 
 from blog.comments.models import Comment
 from blog.posts.models import Post
-from tests.conftest import Account, create_comment, create_post
+from tests.helpers import Account, create_comment, create_post
 
 
 def remaining(session: Session) -> tuple[list[str], list[str]]:
@@ -52,3 +52,24 @@ def test_the_cascade_is_the_databases_not_the_orms(
     session.execute(text("DELETE FROM users WHERE id = :id"), {"id": user.id})
     session.commit()
     assert remaining(session) == ([], [])
+
+
+def test_comment_counts_follow_every_insert_and_delete_whoever_makes_them(
+    client: TestClient, session: Session, user: Account, other_user: Account
+) -> None:
+    """The triggers keep `comment_count`: routes, and SQL no app code sees, alike."""
+    post = create_post(client, user)
+    first = create_comment(client, other_user, post["id"])
+    create_comment(client, user, post["id"])
+    assert client.get(f"/posts/{post['id']}").json()["comment_count"] == 2
+    assert client.delete(f"/comments/{first['id']}", headers=user.headers).status_code == 204
+    assert client.get(f"/posts/{post['id']}").json()["comment_count"] == 1
+    session.execute(
+        text(
+            "INSERT INTO comments (body, post_id, author_id, created_at, updated_at) "
+            "VALUES ('by hand', :post, :author, :now, :now)"
+        ),
+        {"post": post["id"], "author": other_user.id, "now": "2026-01-01 00:00:00+00:00"},
+    )
+    session.commit()
+    assert client.get(f"/posts/{post['id']}").json()["comment_count"] == 2

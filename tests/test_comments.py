@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
 from blog.comments.models import Comment
-from tests.conftest import Account, assert_error, create_comment, create_post
+from tests.helpers import Account, assert_error, create_comment, create_post
 
 COMMENT_FIELDS = {"id", "body", "post_id", "author", "created_at", "updated_at"}
 

@@ -12,9 +12,9 @@ from sqlmodel import Session, create_engine, func, select
 
 from blog.database import get_engine, get_session
 from blog.main import app
-from blog.users import router as users_router
+from blog.users import accounts
 from blog.users.models import User
-from tests.conftest import PASSWORD, TEST_DATABASE_URL, assert_error
+from tests.helpers import PASSWORD, TEST_DATABASE_URL, assert_error
 
 
 def test_an_unknown_path_is_a_404_in_the_error_shape(client: TestClient) -> None:
@@ -89,8 +89,7 @@ def test_health_is_503_when_the_database_is_unreachable(
 def test_health_is_503_when_the_database_answers_with_an_error(
     client: TestClient, tmp_path: Path
 ) -> None:
-    """Connecting works, the query fails: the health check runs its `SELECT 1` on the driver's
-    connection, so this is the driver's own error, and still a 503 rather than a 500."""
+    """Connecting works, the query fails: still a 503 rather than a 500."""
     engine = create_engine(f"sqlite:///{tmp_path / 'refusing.db'}")
 
     @event.listens_for(engine, "checkout")
@@ -121,7 +120,7 @@ def test_a_registration_that_loses_a_uniqueness_race_is_a_409(
     assert client.post("/auth/register", json=payload).status_code == 201
     # Pretend the second request checked before the first one committed: the check passes, the
     # database's unique constraint refuses the insert.
-    real_check = users_router.ensure_available
+    real_check = accounts.ensure_available
     checks: list[str] = []
 
     def check_too_early(*args: object, **kwargs: object) -> None:
@@ -129,7 +128,7 @@ def test_a_registration_that_loses_a_uniqueness_race_is_a_409(
         if len(checks) > 1:
             real_check(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(users_router, "ensure_available", check_too_early)
+    monkeypatch.setattr(accounts, "ensure_available", check_too_early)
     payload["username"] = "someone_else"
     assert_error(client.post("/auth/register", json=payload), 409, "email_taken")
     assert session.exec(select(func.count()).select_from(User)).one() == 1

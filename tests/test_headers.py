@@ -3,7 +3,7 @@
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import Account, assert_error
+from tests.helpers import Account, assert_error
 
 EVERY_RESPONSE = {"x-content-type-options": "nosniff", "x-frame-options": "DENY"}
 

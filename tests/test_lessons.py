@@ -17,8 +17,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PASSWORD
-from tests.lessons import README_END, README_START, STEPS, copy_step, readme_section
+from tests.helpers import PASSWORD
+from tests.lessons import (
+    README_END,
+    README_START,
+    STEPS,
+    copy_step,
+    finish_migration,
+    readme_section,
+)
 from tests.servers import REPO_ROOT, free_port, post_form, request, running, wait_until_healthy
 
 pytestmark = pytest.mark.slow
@@ -130,6 +137,7 @@ def test_each_step_starts_and_passes_its_tests_in_an_empty_folder(tmp_path: Path
                 folder,
                 environment,
             )
+            finish_migration(number, folder)
         run([str(BIN / "alembic"), "upgrade", "head"], folder, environment)
         assert "No new upgrade operations" in run(
             [str(BIN / "alembic"), "check"], folder, environment

@@ -13,7 +13,7 @@ from blog.config import settings
 from blog.database import describe_database, get_session, make_engine
 from blog.logs import JsonFormatter, RedactTokens, RequestIdFilter, configure_logging
 from blog.main import app, create_app
-from tests.conftest import PASSWORD, Account, register
+from tests.helpers import PASSWORD, Account, register
 
 LogLines = Callable[[], list[dict[str, Any]]]
 

@@ -3,6 +3,7 @@ registration to fail."""
 
 import logging
 import ssl
+from collections.abc import Iterator
 
 import pytest
 import trustme
@@ -13,8 +14,23 @@ from pydantic import SecretStr
 
 from blog import mail
 from blog.config import settings
-from tests.conftest import PASSWORD, Inbox
-from tests.conftest import register as register_account
+from tests.helpers import PASSWORD, Inbox, send_mail_through, smtp_inbox
+from tests.helpers import register as register_account
+from tests.servers import free_port
+
+
+@pytest.fixture
+def use_smtp(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Settings that send email through an SMTP server on a free local port; returns the port."""
+    port = free_port()
+    send_mail_through(monkeypatch, port)
+    return port
+
+
+@pytest.fixture
+def inbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
+    with smtp_inbox(monkeypatch) as received:
+        yield received
 
 
 def accept_blog_login(

@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, inspect
 
 import blog.__main__ as blog_main
 from blog.config import settings
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 from tests.servers import (
     REPO_ROOT,
     free_port,

@@ -22,7 +22,7 @@ from sqlalchemy import Engine, create_engine, inspect
 
 from blog.__main__ import ALEMBIC_INI
 from blog.database import enable_sqlite_foreign_keys
-from tests.conftest import TEST_DATABASE_URL, fresh_postgres_database
+from tests.helpers import TEST_DATABASE_URL, fresh_postgres_database
 
 
 @pytest.fixture

@@ -19,7 +19,14 @@ from blog.config import settings
 from blog.database import utc_now
 from blog.main import app
 from blog.users.models import PasswordResetToken
-from tests.conftest import Account, Inbox, assert_error, count_statements
+from tests.helpers import Account, Inbox, assert_error, count_statements, smtp_inbox
+
+
+@pytest.fixture
+def inbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
+    with smtp_inbox(monkeypatch) as received:
+        yield received
+
 
 NEW_PASSWORD = "a brand new passphrase"
 TOKEN_IN_EMAIL = re.compile(r"token=([A-Za-z0-9_-]{43})(?![A-Za-z0-9_-])")

@@ -11,7 +11,7 @@ from sqlmodel import Session
 from blog.config import settings
 from blog.users.models import User
 from blog.users.passwords import Password, common_passwords, is_common_password
-from tests.conftest import PASSWORD, Account, assert_error
+from tests.helpers import PASSWORD, Account, assert_error
 
 
 def register(client: TestClient, password: str, username: str = "adalovelace") -> Any:

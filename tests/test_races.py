@@ -8,34 +8,27 @@ fresh PostgreSQL database with TEST_DATABASE_URL) rather than inside the suite's
 transaction. `tests/postgres/test_races.py` runs the same races for real, 20 requests at a time.
 """
 
-import threading
-import time
 from collections.abc import Callable, Iterator
-from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
-import anyio
-import anyio.to_thread
 import pytest
 from fastapi import Depends
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel, col, delete, func, select
 
 from blog.comments.models import Comment
 from blog.comments.router import comment_or_404
-from blog.database import SessionInThread, get_session, make_engine, open_session
 from blog.deps import IdPath, SessionDep, get_current_user, oauth2_scheme
 from blog.main import app
 from blog.posts.models import Post
 from blog.posts.router import post_or_404
 from blog.users.models import User
-from tests.conftest import (
+from tests.helpers import (
     PASSWORD,
     Account,
     assert_error,
-    client_on,
     create_comment,
     create_post,
     database_of_its_own,
@@ -43,24 +36,23 @@ from tests.conftest import (
 )
 
 
-@pytest.fixture
+@pytest.fixture(name="engine")  # the `client` fixture's database: a file other sessions see
 def committed_engine(tmp_path: Path) -> Iterator[Engine]:
     with database_of_its_own(tmp_path / "races.db") as engine:
         yield engine
 
 
 @pytest.fixture
-def racing_client(committed_engine: Engine) -> Iterator[TestClient]:
-    with client_on(committed_engine, committed_engine) as client:
-        yield client
+def racing_client(client: TestClient) -> TestClient:
+    return client
 
 
 @pytest.fixture
-def delete_behind_its_back(committed_engine: Engine) -> Callable[[type[SQLModel], int], None]:
+def delete_behind_its_back(engine: Engine) -> Callable[[type[SQLModel], int], None]:
     """Deletes a row and commits, from another session: what a simultaneous request does."""
 
     def delete_row(table: type[SQLModel], row_id: int) -> None:
-        with open_session(committed_engine) as other:
+        with Session(engine) as other:
             other.exec(delete(table).where(col(table.id) == row_id))  # type: ignore[attr-defined]
             other.commit()
 
@@ -68,7 +60,7 @@ def delete_behind_its_back(committed_engine: Engine) -> Callable[[type[SQLModel]
 
 
 def count(engine: Engine, table: type[SQLModel]) -> int:
-    with open_session(engine) as session:
+    with Session(engine) as session:
         return session.exec(select(func.count()).select_from(table)).one()
 
 
@@ -156,13 +148,13 @@ def test_commenting_on_a_post_deleted_meanwhile_is_a_404_and_stores_nothing(
     ada: Account,
     adas_post: dict[str, Any],
     post_vanishes: None,
-    committed_engine: Engine,
+    engine: Engine,
 ) -> None:
     response = racing_client.post(
         f"/posts/{adas_post['id']}/comments", headers=ada.headers, json={"body": "late"}
     )
     assert_error(response, 404, "not_found")
-    assert count(committed_engine, Comment) == 0
+    assert count(engine, Comment) == 0
 
 
 def test_editing_a_comment_deleted_meanwhile_is_a_404(
@@ -218,7 +210,7 @@ def test_moderating_a_comment_whose_post_was_deleted_meanwhile_is_a_404(
 def test_a_write_by_an_account_deleted_meanwhile_is_a_401_and_stores_nothing(
     racing_client: TestClient,
     ada: Account,
-    committed_engine: Engine,
+    engine: Engine,
     account_vanishes: Callable[[], None],
     method: str,
     path: str,
@@ -235,73 +227,6 @@ def test_a_write_by_an_account_deleted_meanwhile_is_a_401_and_stores_nothing(
 
     assert_error(response, 401, "invalid_token")
     # Only grace and her post are left: ada's post went with her account, nothing new was stored.
-    assert count(committed_engine, User) == 1
-    assert count(committed_engine, Post) == 1
-    assert count(committed_engine, Comment) == 0
-
-
-def test_a_request_session_gives_its_connection_back_even_when_cancelled_or_threads_are_busy(
-    tmp_path: Path,
-) -> None:
-    """`get_session` closes in a worker thread: shielded, so a cancelled request (its client
-    went away) still returns its connection; and with a limiter of its own, so it does not wait
-    behind requests that hold every worker thread while they wait for a connection."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'pool.db'}")
-
-    async def cancelled_while_every_worker_is_busy() -> tuple[int, int]:
-        workers = anyio.to_thread.current_default_thread_limiter()
-        holders = [object() for _ in range(int(workers.total_tokens))]
-        for holder in holders:
-            await workers.acquire_on_behalf_of(holder)
-        checked_out_while_busy = -1
-
-        async def free_the_workers_later() -> None:
-            nonlocal checked_out_while_busy
-            await anyio.sleep(0.5)  # ample for a close; the bug waits for this release
-            checked_out_while_busy = engine.pool.checkedout()  # type: ignore[attr-defined]
-            for holder in holders:
-                workers.release_on_behalf_of(holder)
-
-        sessions = get_session(engine)
-        session = await anext(sessions)
-        session.exec(select(1)).one()  # checks out a connection
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(free_the_workers_later)
-            with anyio.CancelScope() as request:
-                request.cancel()
-                await sessions.aclose()
-        return checked_out_while_busy, engine.pool.checkedout()  # type: ignore[attr-defined]
-
-    # Back in the pool before any worker thread was free, and still there after.
-    assert anyio.run(cancelled_while_every_worker_is_busy) == (0, 0)
-    engine.dispose()
-
-
-def test_a_session_in_a_thread_is_closed_in_that_thread_even_when_the_request_is_cancelled(
-    tmp_path: Path,
-) -> None:
-    """`SessionInThread` (the `async def` reads) opens, uses and closes its session in one
-    worker thread; a request cancelled meanwhile (its client went away) waits for it, so the
-    connection is back in the pool when the request ends."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'pool.db'}")
-    worked_in: list[int] = []
-    closed_in: list[int] = []
-    event.listen(engine, "checkin", lambda *_: closed_in.append(threading.get_ident()))
-
-    def slow_query(session: Session, seconds: float) -> int:
-        worked_in.append(threading.get_ident())
-        answer = session.exec(select(1)).one()  # checks out a connection
-        time.sleep(seconds)  # the request is cancelled meanwhile
-        return answer
-
-    async def cancelled_midway() -> int:
-        run_in_session = SessionInThread(partial(open_session, engine))
-        assert await run_in_session(slow_query, 0) == 1
-        with anyio.move_on_after(0.05):
-            await run_in_session(slow_query, 0.3)
-        return int(engine.pool.checkedout())  # type: ignore[attr-defined]
-
-    assert anyio.run(cancelled_midway) == 0
-    assert worked_in == closed_in
-    assert threading.get_ident() not in worked_in
-    engine.dispose()
+    assert count(engine, User) == 1
+    assert count(engine, Post) == 1
+    assert count(engine, Comment) == 0

@@ -1,11 +1,9 @@
 """Brute force: failed logins per account and client, registrations per client, 429 with
-Retry-After; the counting falls back to the process when Redis fails; bcrypt takes turns."""
+Retry-After; the counting falls back to the process when Redis fails."""
 
 import logging
-import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import bcrypt
 import limits.storage.memory
@@ -13,17 +11,15 @@ import pytest
 from fastapi.testclient import TestClient
 from limits import RateLimitItemPerMinute
 from limits.storage import Storage, storage_from_string
-from sqlalchemy import Engine
-from sqlmodel import Session, SQLModel, func, select
+from sqlmodel import Session, func, select
 
 import blog.rate_limits
-from blog import security
 from blog.config import settings
-from blog.database import make_engine
+from blog.errors import RateLimited
 from blog.main import app
-from blog.rate_limits import Counters
+from blog.rate_limits import Counters, count_or_refuse
 from blog.users.models import User
-from tests.conftest import PASSWORD, Account, assert_error, client_on
+from tests.helpers import PASSWORD, Account, assert_error
 
 WRONG = "not the password"
 
@@ -154,76 +150,12 @@ def test_counting_carries_on_in_the_process_when_redis_fails(
     counters = Counters(nothing_listens)
     two_a_minute = RateLimitItemPerMinute(2)
     with caplog.at_level(logging.WARNING, logger="blog.rate_limits"):
-        assert [counters.hit(two_a_minute, "key") for _ in range(3)] == [True, True, False]
-        assert 0 < counters.seconds_until_allowed(two_a_minute, "key") <= 60
-        counters.clear(two_a_minute, "key")
-        assert counters.hit(two_a_minute, "key")
+        count_or_refuse(counters, two_a_minute, ["key"], "tries")
+        count_or_refuse(counters, two_a_minute, ["key"], "tries")
+        with pytest.raises(RateLimited) as refused:
+            count_or_refuse(counters, two_a_minute, ["key"], "tries")
+        assert refused.value.headers is not None
+        assert 0 < int(refused.value.headers["Retry-After"]) <= 60
+        counters.run(lambda limiter: limiter.clear(two_a_minute, "key"))
+        count_or_refuse(counters, two_a_minute, ["key"], "tries")
     assert "counting in this process" in caplog.text
-
-
-def test_bcrypt_takes_turns(monkeypatch: pytest.MonkeyPatch) -> None:
-    """However many threads log in at once, at most BCRYPT_SLOTS hashes run at the same time."""
-    running, most = 0, 0
-    lock = threading.Lock()
-    real_checkpw = bcrypt.checkpw
-
-    def counting_checkpw(password: bytes, hashed: bytes) -> bool:
-        nonlocal running, most
-        with lock:
-            running += 1
-            most = max(most, running)
-        time.sleep(0.02)
-        with lock:
-            running -= 1
-        return real_checkpw(password, hashed)
-
-    monkeypatch.setattr(bcrypt, "checkpw", counting_checkpw)
-    stored = security.hash_password(PASSWORD)
-    threads = [
-        threading.Thread(target=security.verify_password, args=(PASSWORD, stored)) for _ in range(8)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert most == security.BCRYPT_SLOTS
-
-
-@pytest.fixture
-def pooled_engine(tmp_path: Path) -> Iterator[Engine]:
-    """A SQLite file behind a real connection pool, as the app runs it."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'blog.db'}")
-    SQLModel.metadata.create_all(engine)
-    yield engine
-    engine.dispose()
-
-
-def test_no_database_connection_is_held_while_bcrypt_works(
-    pooled_engine: Engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A flood of logins waiting their turn for bcrypt must not hold every pooled connection
-    (reads would then wait for one): each request gives its connection back first."""
-    security.dummy_password_hash()  # made once per process; made now, it is not counted below
-    held_during_bcrypt: list[int] = []
-    real_checkpw, real_hashpw = bcrypt.checkpw, bcrypt.hashpw
-
-    def checkpw(password: bytes, hashed: bytes) -> bool:
-        held_during_bcrypt.append(pooled_engine.pool.checkedout())  # type: ignore[attr-defined]
-        return real_checkpw(password, hashed)
-
-    def hashpw(password: bytes, salt: bytes) -> bytes:
-        held_during_bcrypt.append(pooled_engine.pool.checkedout())  # type: ignore[attr-defined]
-        return real_hashpw(password, salt)
-
-    monkeypatch.setattr(bcrypt, "checkpw", checkpw)
-    monkeypatch.setattr(bcrypt, "hashpw", hashpw)
-    with client_on(pooled_engine, pooled_engine) as client:
-        account = {"email": "ada@example.com", "username": "ada", "password": PASSWORD}
-        token = client.post("/auth/register", json=account).json()["access_token"]
-        assert login(client, "ada").status_code == 200
-        assert login(client, "nobody").status_code == 400
-        change = {"current_password": PASSWORD, "new_password": "a brand new secret"}
-        headers = {"Authorization": f"Bearer {token}"}
-        assert client.post("/users/me/password", json=change, headers=headers).status_code == 204
-    assert len(held_during_bcrypt) == 5  # register, login, unknown login, check and new hash
-    assert held_during_bcrypt == [0] * 5

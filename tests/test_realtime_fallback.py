@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from blog.config import settings
 from blog.main import app
-from tests.conftest import Account, create_comment, create_post
+from tests.helpers import Account, create_comment, create_post
 from tests.servers import REPO_ROOT, free_port
 
 
@@ -33,7 +33,7 @@ def test_events_fall_back_to_this_process_when_redis_is_down(
     client = client_with_unreachable_redis
     post = create_post(client, user)
     with (
-        caplog.at_level(logging.WARNING, logger="blog.realtime"),
+        caplog.at_level(logging.WARNING, logger="blog.hub"),
         client.websocket_connect(f"/ws/notifications?token={user.token}") as socket,
     ):
         assert socket.receive_json()["type"] == "ready"

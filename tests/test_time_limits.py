@@ -8,12 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import SQLModel
 
 from blog.config import settings
 from blog.database import make_engine
-from tests.conftest import PASSWORD, assert_error, client_on
+from tests.helpers import PASSWORD, assert_error
 
 TIMEOUT = 0.5
 
@@ -23,7 +24,7 @@ def database_file(tmp_path: Path) -> Path:
     return tmp_path / "blog.db"
 
 
-@pytest.fixture
+@pytest.fixture(name="engine")  # the `client` fixture's database: this file
 def file_engine(database_file: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
     monkeypatch.setattr(settings, "database_statement_timeout", TIMEOUT)
     engine = make_engine(f"sqlite:///{database_file}")
@@ -33,24 +34,23 @@ def file_engine(database_file: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
 
 
 def test_a_write_that_waits_for_a_locked_file_answers_503_in_time(
-    file_engine: Engine, database_file: Path
+    client: TestClient, database_file: Path
 ) -> None:
-    with client_on(file_engine, file_engine) as client:
-        account = {"email": "ada@example.com", "username": "ada", "password": PASSWORD}
-        token = client.post("/auth/register", json=account).json()["access_token"]
-        headers = {"Authorization": f"Bearer {token}"}
+    account = {"email": "ada@example.com", "username": "ada", "password": PASSWORD}
+    token = client.post("/auth/register", json=account).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
 
-        other_writer = sqlite3.connect(database_file, isolation_level=None)
-        other_writer.execute("BEGIN IMMEDIATE")  # holds the write lock
-        try:
-            started = time.perf_counter()
-            response = client.post("/posts", headers=headers, json={"title": "t", "body": "b"})
-            waited = time.perf_counter() - started
-        finally:
-            other_writer.execute("ROLLBACK")
-            other_writer.close()
+    other_writer = sqlite3.connect(database_file, isolation_level=None)
+    other_writer.execute("BEGIN IMMEDIATE")  # holds the write lock
+    try:
+        started = time.perf_counter()
+        response = client.post("/posts", headers=headers, json={"title": "t", "body": "b"})
+        waited = time.perf_counter() - started
+    finally:
+        other_writer.execute("ROLLBACK")
+        other_writer.close()
 
-        assert_error(response, 503, "database_unavailable")
-        assert TIMEOUT <= waited < TIMEOUT + 1
-        posted = client.post("/posts", headers=headers, json={"title": "t", "body": "b"})
-        assert posted.status_code == 201
+    assert_error(response, 503, "database_unavailable")
+    assert TIMEOUT <= waited < TIMEOUT + 1
+    posted = client.post("/posts", headers=headers, json={"title": "t", "body": "b"})
+    assert posted.status_code == 201

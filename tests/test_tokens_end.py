@@ -8,12 +8,13 @@ from typing import Any
 import anyio.from_thread
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from blog import realtime
-from blog.database import open_session
+from blog.hub import hub
 from blog.users.models import User
-from tests.conftest import PASSWORD, Account, assert_error, count_statements, register
+from tests.helpers import PASSWORD, Account, assert_error, count_statements, register
 from tests.test_realtime import closed_with, notifications
 
 
@@ -131,9 +132,9 @@ def test_the_accounts_notification_sockets_close_with_1008(
         closed_with(bystander, 1003)
 
 
-def end_tokens_behind_its_back(bind: Any, user_id: int) -> None:
+def end_tokens_behind_its_back(engine: Engine, user_id: int) -> None:
     """What a logout does to the account, from another session: its token version moves on."""
-    with open_session(bind) as other:
+    with Session(engine) as other:
         account = other.get(User, user_id)
         assert account is not None
         account.token_version += 1
@@ -141,19 +142,19 @@ def end_tokens_behind_its_back(bind: Any, user_id: int) -> None:
 
 
 def test_a_logout_while_the_socket_opens_still_closes_it(
-    client: TestClient, user: Account, bind: Any, monkeypatch: pytest.MonkeyPatch
+    client: TestClient, user: Account, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The logout lands between the socket's token check and its joining the hub, so the
     broadcast misses it: the second check, once it has joined, closes it."""
     real_check = realtime.active_user_id
     checks = 0
 
-    def check_then_log_out(session: Session, token: str | None) -> int | None:
+    def check_then_log_out(app_engine: Engine, token: str | None) -> int | None:
         nonlocal checks
         checks += 1
-        found = real_check(session, token)
+        found = real_check(app_engine, token)
         if checks == 1:
-            end_tokens_behind_its_back(bind, user.id)
+            end_tokens_behind_its_back(engine, user.id)
         return found
 
     monkeypatch.setattr(realtime, "active_user_id", check_then_log_out)
@@ -186,7 +187,7 @@ def test_a_lone_surrogate_as_current_password_is_a_wrong_password(
 def test_a_socket_closed_by_a_logout_while_it_checks_again_is_closed_once(
     client: TestClient,
     user: Account,
-    bind: Any,
+    engine: Engine,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -196,13 +197,13 @@ def test_a_socket_closed_by_a_logout_while_it_checks_again_is_closed_once(
     real_check = realtime.active_user_id
     checks = 0
 
-    def check_while_logging_out(session: Session, token: str | None) -> int | None:
+    def check_while_logging_out(app_engine: Engine, token: str | None) -> int | None:
         nonlocal checks
         checks += 1
         if checks == 2:
-            end_tokens_behind_its_back(bind, user.id)
-            anyio.from_thread.run(realtime.hub.sign_out, user.id)  # closes this socket
-        return real_check(session, token)
+            end_tokens_behind_its_back(engine, user.id)
+            anyio.from_thread.run(hub.sign_out, user.id)  # closes this socket
+        return real_check(app_engine, token)
 
     monkeypatch.setattr(realtime, "active_user_id", check_while_logging_out)
     url = f"/ws/notifications?token={user.token}"

@@ -5,7 +5,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from blog.users.models import User
-from tests.conftest import PASSWORD, Account, assert_error, register
+from tests.helpers import PASSWORD, Account, assert_error, register
 
 PUBLIC_FIELDS = {"id", "username", "bio", "created_at"}
 

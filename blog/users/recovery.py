@@ -15,15 +15,15 @@ import hashlib
 import logging
 import re
 import secrets
-from collections.abc import Callable
 from datetime import timedelta
 
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, delete, select
 
 from blog.config import settings
 from blog.database import utc_now
-from blog.errors import BadRequest
+from blog.errors import InvalidResetToken
 from blog.mail import send_password_reset_email
 from blog.users.models import PasswordResetToken, User
 
@@ -34,17 +34,13 @@ TOKEN_BYTES = 32
 TOKEN_FORMAT = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
-def invalid_reset_token() -> BadRequest:
-    return BadRequest(
-        "The reset token is invalid, used or expired. Ask for a new one.",
-        code="invalid_reset_token",
-    )
+INVALID_RESET_TOKEN = "The reset token is invalid, used or expired. Ask for a new one."
 
 
 def hash_reset_token(token: str) -> str:
     """The SHA-256 (hex) stored for `token`; 400 for anything that is not a token we make."""
     if not TOKEN_FORMAT.fullmatch(token):
-        raise invalid_reset_token()
+        raise InvalidResetToken(INVALID_RESET_TOKEN)
     return hashlib.sha256(token.encode("ascii")).hexdigest()
 
 
@@ -62,11 +58,11 @@ def issue_reset_token(session: Session, user_id: int) -> str:
     return token
 
 
-def send_password_reset(open_session: Callable[[], Session], email: str) -> None:
+def send_password_reset(engine: Engine, email: str) -> None:
     """The background half of `POST /auth/password-reset`: if an active account has `email`,
     store a new token and email it; otherwise do nothing. Never raises: the 202 is long gone."""
     try:
-        with open_session() as session:
+        with Session(engine) as session:
             user = session.exec(select(User).where(User.email == email)).first()
             if user is None or not user.is_active or user.id is None:
                 return
@@ -91,7 +87,7 @@ def account_for_reset_token(session: Session, token: str) -> tuple[PasswordReset
         )
     ).first()
     if found is None:
-        raise invalid_reset_token()
+        raise InvalidResetToken(INVALID_RESET_TOKEN)
     reset, user = found
     return reset, user
 
@@ -102,10 +98,10 @@ def claim_reset_token(session: Session, reset: PasswordResetToken) -> None:
     claimed = session.exec(delete(PasswordResetToken).where(col(PasswordResetToken.id) == reset.id))
     if claimed.rowcount == 0:
         session.rollback()
-        raise invalid_reset_token()
+        raise InvalidResetToken(INVALID_RESET_TOKEN)
 
 
-def forget_reset_tokens(session: Session, user_id: int) -> None:
+def forget_reset_tokens(session: Session, user: User) -> None:
     """Every reset token of the account stops working (the caller commits): after a reset, a
     logout, a password change or a new email, an older email must not open the account."""
-    session.exec(delete(PasswordResetToken).where(col(PasswordResetToken.user_id) == user_id))
+    session.exec(delete(PasswordResetToken).where(col(PasswordResetToken.user_id) == user.id))

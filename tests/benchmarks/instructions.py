@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from tests.benchmarks.requests_cost import app_environment, lean_python, sign_up_and_seed
-from tests.conftest import fresh_postgres_database
+from tests.helpers import fresh_postgres_database
 from tests.servers import free_port, migrate, running, wait_until_healthy
 
 WARM_UP, COUNTED = 20, 100

@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 from tests.servers import REPO_ROOT, free_port, migrate, request, running, wait_until_healthy
 
 FLOOD_CONNECTIONS = 16

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from tests.conftest import PASSWORD, fresh_postgres_database
+from tests.helpers import PASSWORD, fresh_postgres_database
 from tests.servers import (
     REPO_ROOT,
     free_port,

@@ -143,7 +143,7 @@ def test_authorize_then_read_me_in_swagger_ui(page: Page, base_url: str) -> None
 def test_redoc_renders_offline(page: Page, base_url: str) -> None:
     elsewhere = RequestsElsewhere(page, base_url)
     page.goto(f"{base_url}/redoc")
-    heading = page.get_by_role("heading", name="Register a new account")
+    heading = page.get_by_role("heading", name="Request Password Reset")
     heading.wait_for(timeout=20_000)
     assert page.get_by_role("heading", name="blog").first.is_visible()
     screenshot(page, "redoc.png")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TEST_DATABASE_URL, fresh_postgres_database
+from tests.helpers import TEST_DATABASE_URL, fresh_postgres_database
 from tests.servers import free_port, migrate, running, wait_until_healthy
 
 

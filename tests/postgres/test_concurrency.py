@@ -11,7 +11,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 from tests.servers import request
 
 SIMULTANEOUS = 20

@@ -15,9 +15,8 @@ from httpx2 import Response
 from sqlalchemy import Engine, make_url
 
 from blog.config import settings
-from blog.database import get_engine, make_engine
-from blog.main import app
-from tests.conftest import PASSWORD, assert_error
+from blog.database import make_engine
+from tests.helpers import PASSWORD, assert_error
 from tests.postgres.proxy import DatabaseProxy
 
 
@@ -29,18 +28,15 @@ def proxy(database_url: str) -> Iterator[DatabaseProxy]:
     proxy.close()
 
 
-@pytest.fixture
-def client_through_proxy(
+@pytest.fixture(name="engine")  # the `client` fixture's database: behind the proxy
+def engine_through_proxy(
     database_url: str, proxy: DatabaseProxy, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[TestClient]:
+) -> Iterator[Engine]:
     monkeypatch.setattr(settings, "database_connect_timeout", 2)
     monkeypatch.setattr(settings, "health_check_timeout", 1.5)
     url = make_url(database_url).set(host="127.0.0.1", port=proxy.port)
-    engine: Engine = make_engine(url.render_as_string(hide_password=False))
-    app.dependency_overrides[get_engine] = lambda: engine  # get_session builds on get_engine
-    with TestClient(app) as client:
-        yield client
-    app.dependency_overrides.clear()
+    engine = make_engine(url.render_as_string(hide_password=False))
+    yield engine
     engine.dispose()
 
 
@@ -50,10 +46,7 @@ def timed(call: Callable[[], Response]) -> tuple[Response, float]:
     return response, time.perf_counter() - started
 
 
-def test_outage_then_recovery_without_restart(
-    client_through_proxy: TestClient, proxy: DatabaseProxy
-) -> None:
-    client = client_through_proxy
+def test_outage_then_recovery_without_restart(client: TestClient, proxy: DatabaseProxy) -> None:
     register = {"email": "ada@example.com", "username": "ada", "password": PASSWORD}
     assert client.post("/auth/register", json=register).status_code == 201
     assert client.get("/health").status_code == 200

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, inspect, make_url, text
 
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 from tests.postgres.conftest import server_environment
 from tests.servers import (
     REPO_ROOT,

@@ -12,27 +12,18 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from blog.config import settings
-from blog.database import get_engine, make_engine
-from blog.main import app
-from tests.conftest import PASSWORD, assert_error
+from blog.database import make_engine
+from tests.helpers import PASSWORD, assert_error
 
 TIMEOUT = 1.0
 
 
-@pytest.fixture
+@pytest.fixture  # also the `client` fixture's database
 def engine(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
     monkeypatch.setattr(settings, "database_statement_timeout", TIMEOUT)
     engine = make_engine(database_url)
     yield engine
     engine.dispose()
-
-
-@pytest.fixture
-def client(engine: Engine) -> Iterator[TestClient]:
-    app.dependency_overrides[get_engine] = lambda: engine  # get_session builds on get_engine
-    with TestClient(app) as client:
-        yield client
-    app.dependency_overrides.clear()
 
 
 def test_every_connection_carries_the_time_limits(engine: Engine) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TEST_REDIS_URL
+from tests.helpers import TEST_REDIS_URL
 from tests.servers import REPO_ROOT, free_port, migrate, running, wait_until_healthy
 
 if TEST_REDIS_URL is None:  # named on the command line without the setting

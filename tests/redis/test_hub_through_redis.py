@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from blog.config import settings
 from blog.main import app
-from tests.conftest import TEST_REDIS_URL, Account, create_comment, create_post
+from tests.helpers import TEST_REDIS_URL, Account, create_comment, create_post
 
 
 @pytest.fixture

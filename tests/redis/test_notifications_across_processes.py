@@ -16,7 +16,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from tests.conftest import PASSWORD, TEST_REDIS_URL
+from tests.helpers import PASSWORD, TEST_REDIS_URL
 from tests.redis.conftest import server_environment
 from tests.servers import free_port, request, running, wait_until_healthy
 

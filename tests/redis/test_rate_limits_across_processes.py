@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from blog.config import settings
 from blog.main import app
-from tests.conftest import PASSWORD, TEST_REDIS_URL, Account, assert_error
+from tests.helpers import PASSWORD, TEST_REDIS_URL, Account, assert_error
 from tests.redis.test_notifications_across_processes import sign_up
 from tests.servers import post_form, request
 

@@ -1,0 +1,47 @@
+"""Capacity: busy is not broken. A bounded number of requests at a time, and a 503 for the rest.
+
+Lesson: a worker has a few database connections and a few dozen threads. Plain `def` routes and
+dependencies run in those threads, and a request takes a thread more than once (its session, its
+signed-in user, its body, the check of its answer). If every thread could wait for a connection,
+a burst of requests would take every thread while the requests that hold the connections wait for
+a thread to finish in: nothing would move until the pool's timeout. So requests first take a
+*slot*, on the event loop, where waiting costs no thread: never more sessions than connections,
+and never more sessions than threads. A request that gets no slot within the wait is answered
+503 `server_busy` with `Retry-After`, at once and in the error shape, instead of timing out.
+"""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+import anyio.to_thread
+
+from blog.config import settings
+from blog.errors import ServerBusy
+
+
+@asynccontextmanager
+async def a_slot_of(slots: anyio.Semaphore, wait: float) -> AsyncIterator[None]:
+    """Hold one of `slots`, waiting at most `wait` seconds for it; else 503 `server_busy`."""
+    with anyio.move_on_after(wait) as waiting:
+        await slots.acquire()
+    if waiting.cancelled_caught:  # the wait ran out before a slot came free
+        raise ServerBusy("The server is busy. Try again in a moment.")
+    try:
+        yield
+    finally:
+        slots.release()
+
+
+def size_the_thread_pool() -> None:
+    """The event loop's worker threads, as many as `WORKER_THREADS` says (the app's lifespan
+    calls this: each event loop has a pool of its own)."""
+    anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
+
+
+password_hash_slots = anyio.Semaphore(settings.password_hash_concurrency)
+
+
+async def take_password_hash_slot() -> AsyncIterator[None]:
+    async with a_slot_of(password_hash_slots, settings.password_hash_timeout):
+        yield

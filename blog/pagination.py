@@ -1,0 +1,49 @@
+"""Pagination: every list is a bounded page, `?limit&offset`, in one envelope, `Page[T]`.
+
+Lesson: a list endpoint without a limit is a denial of service waiting for a big table. Every list
+takes `Pagination` (at most 100 items, 20 by default) and answers a `Page`: the items, the total,
+and where the page starts. Counting every row of a big table costs more than reading a page of it,
+so `total` stops at `TOTAL_CAP`: below it the count is exact, and `TOTAL_CAP` means "that many or
+more" (the OpenAPI document says so).
+"""
+
+from collections.abc import Sequence
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Query
+from pydantic import BaseModel, Field
+from sqlmodel import Session, func, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+MAX_OFFSET = 1_000_000_000
+TOTAL_CAP = 10_000
+
+
+class PageParams(BaseModel):
+    """`?limit&offset`: at most 100 items per page, 20 by default."""
+
+    limit: int = Field(default=20, ge=1, le=100)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
+
+
+Pagination = Annotated[PageParams, Query()]
+
+ItemT = TypeVar("ItemT")
+
+
+class Page(BaseModel, Generic[ItemT]):
+    """One page of a list: the items, how many there are in all, and where the page starts."""
+
+    items: Sequence[ItemT]
+    total: int = Field(
+        description=f"How many items match, counted up to {TOTAL_CAP:,}: "
+        f"{TOTAL_CAP:,} means that many or more."
+    )
+    limit: int
+    offset: int
+
+
+def count_up_to_cap(session: Session, rows: SelectOfScalar[Any]) -> int:
+    """How many rows `rows` selects, counting no further than `TOTAL_CAP`."""
+    counted = rows.limit(TOTAL_CAP).subquery()
+    return session.exec(select(func.count()).select_from(counted)).one()

@@ -1,0 +1,276 @@
+"""Busy is not broken: requests wait for a session or a password-hash slot on the event loop, at
+most for the wait their setting gives, and are then answered 503 `server_busy` with `Retry-After`.
+
+The slot tests swap in semaphores with no slot free, so every wait runs out at once and no test
+waits on a clock. The last test starts a real server with 4 threads and a pool of 2 connections
+and sends 40 signed-in writes at once: each is answered, a 2xx or that 503, and never the pool's
+own timeout (which a thread waiting for a connection would hit).
+"""
+
+import os
+import sys
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import bcrypt
+import pytest
+from fastapi import WebSocketDisconnect
+from fastapi.testclient import TestClient
+from pydantic import ValidationError
+from sqlalchemy import Engine
+
+from blog import capacity, database
+from blog.capacity import a_slot_of
+from blog.config import Settings, cgroup_cpu_quota, settings
+from blog.errors import ServerBusy
+from blog.main import app
+from tests.helpers import (
+    PASSWORD,
+    TEST_DATABASE_URL,
+    Account,
+    assert_error,
+    create_post,
+    fresh_postgres_database,
+    register,
+)
+from tests.servers import free_port, migrate, request, running, wait_until_healthy
+
+
+def assert_busy(response: Any) -> None:
+    assert_error(response, 503, "server_busy")
+    assert response.headers["Retry-After"] == "1"
+
+
+def test_a_slot_is_held_by_one_holder_at_a_time_and_a_newcomer_waits_then_is_refused() -> None:
+    async def two_holders_of_one_slot() -> list[str]:
+        slots, said = anyio.Semaphore(1), []
+        async with a_slot_of(slots, wait=1):
+            try:
+                async with a_slot_of(slots, wait=0.01):
+                    said.append("second holder got in")  # pragma: no cover (the bug)
+            except ServerBusy:
+                said.append("second holder refused")
+        async with a_slot_of(slots, wait=0.01):
+            said.append("free again")
+        return said
+
+    assert anyio.run(two_holders_of_one_slot) == ["second holder refused", "free again"]
+
+
+@pytest.fixture
+def no_hash_slot_free(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(capacity, "password_hash_slots", anyio.Semaphore(0))
+    monkeypatch.setattr(settings, "password_hash_timeout", 0.01)
+
+
+def test_while_every_hash_slot_is_taken_routes_that_hash_answer_503_and_reads_go_on(
+    client: TestClient, user: Account, no_hash_slot_free: None
+) -> None:
+    change = {"current_password": PASSWORD, "new_password": "a brand new secret"}
+    new_account = {"email": "grace@example.com", "username": "grace", "password": PASSWORD}
+    assert_busy(client.post("/auth/login", data={"username": "ada", "password": PASSWORD}))
+    assert_busy(client.post("/auth/register", json=new_account))
+    assert_busy(client.post("/users/me/password", headers=user.headers, json=change))
+    assert_busy(client.patch("/users/me", headers=user.headers, json={"bio": "hi"}))
+    reset = {"token": "x" * 43, "new_password": "a brand new secret"}
+    assert_busy(client.post("/auth/password-reset/confirm", json=reset))
+    # Nothing else waits for a hash slot: reads, and writes that hash nothing.
+    assert client.get("/users").json()["total"] == 1  # grace was not registered
+    assert client.get("/users/me", headers=user.headers).status_code == 200
+    assert client.post("/posts", headers=user.headers, json={"title": "t", "body": "b"}).is_success
+
+
+def test_every_bcrypt_computation_runs_while_its_request_holds_a_hash_slot(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slots = anyio.Semaphore(1)
+    monkeypatch.setattr(capacity, "password_hash_slots", slots)
+    free_while_hashing: list[int] = []
+    real_hashpw, real_checkpw = bcrypt.hashpw, bcrypt.checkpw
+
+    def hashpw(password: bytes, salt: bytes) -> bytes:
+        free_while_hashing.append(slots.value)
+        return real_hashpw(password, salt)
+
+    def checkpw(password: bytes, hashed: bytes) -> bool:
+        free_while_hashing.append(slots.value)
+        return real_checkpw(password, hashed)
+
+    monkeypatch.setattr(bcrypt, "hashpw", hashpw)
+    monkeypatch.setattr(bcrypt, "checkpw", checkpw)
+    ada = register(client, "ada")  # a hash
+    for username in ("ada", "nobody"):  # a check; a check against the dummy hash
+        client.post("/auth/login", data={"username": username, "password": PASSWORD})
+    change = {"current_password": PASSWORD, "new_password": "a brand new secret"}
+    assert client.post("/users/me/password", headers=ada.headers, json=change).status_code == 204
+    assert len(free_while_hashing) >= 5  # the dummy hash may have been made by an earlier test
+    assert set(free_while_hashing) == {0}  # the one slot was taken every time
+    assert slots.value == 1  # and given back
+
+
+@pytest.fixture
+def own_sessions(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    """A client of the app's own `get_session` (no override: slots and all), on the test's
+    database."""
+    monkeypatch.setattr(database, "engine", engine)
+    with TestClient(app) as client:
+        yield client
+
+
+def test_while_every_session_is_taken_a_request_answers_503_and_health_still_answers(
+    own_sessions: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ada = register(own_sessions, "ada")
+    post = create_post(own_sessions, ada)
+    monkeypatch.setattr(database, "session_slots", anyio.Semaphore(0))
+    monkeypatch.setattr(settings, "database_pool_timeout", 0.01)
+    assert_busy(own_sessions.get("/posts"))
+    edit = own_sessions.patch(f"/posts/{post['id']}", headers=ada.headers, json={"title": "x"})
+    assert_busy(edit)
+    assert own_sessions.get("/health").json() == {"ok": True, "database": "ok"}
+    url = f"/ws/notifications?token={ada.token}"
+    with (
+        own_sessions.websocket_connect(url) as socket,
+        pytest.raises(WebSocketDisconnect) as closed,
+    ):
+        socket.receive_json()
+    assert closed.value.code == 1013  # try again later
+    monkeypatch.setattr(database, "session_slots", anyio.Semaphore(1))
+    assert own_sessions.get(f"/posts/{post['id']}").json()["title"] == post["title"]
+
+
+def test_sessions_are_given_back(own_sessions: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    slots = anyio.Semaphore(2)
+    monkeypatch.setattr(database, "session_slots", slots)
+    ada = register(own_sessions, "ada")
+    for _ in range(5):
+        assert own_sessions.get("/posts").status_code == 200
+        assert own_sessions.get("/posts/999999").status_code == 404  # a failing request too
+        bad_token = {"Authorization": "Bearer x"}
+        assert own_sessions.get("/users/me", headers=bad_token).status_code == 401
+    assert own_sessions.get("/users/me", headers=ada.headers).status_code == 200
+    assert slots.value == 2
+
+
+def test_the_event_loop_gets_worker_threads_as_the_settings_say(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(settings, "worker_threads", 17)
+
+    async def threads() -> float:
+        return anyio.to_thread.current_default_thread_limiter().total_tokens
+
+    with TestClient(app) as started:  # its lifespan sizes the pool
+        assert started.portal is not None
+        assert started.portal.call(threads) == 17
+
+
+@pytest.mark.parametrize(
+    ("environment", "says"),
+    [
+        ({"DATABASE_POOL_SIZE": "1", "DATABASE_MAX_OVERFLOW": "0"}, "at least 2"),
+        ({"WORKER_THREADS": "14"}, "WORKER_THREADS must be more than the 14 database sessions"),
+        ({"PASSWORD_HASH_CONCURRENCY": "15"}, "PASSWORD_HASH_CONCURRENCY must be less"),
+    ],
+)
+def test_threads_sessions_and_hash_slots_are_sized_together(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], says: str
+) -> None:
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError, match=says):
+        Settings()
+
+
+@pytest.mark.parametrize(
+    ("files", "cpus"),
+    [
+        ({"cpu.max": "150000 100000\n"}, 1.5),
+        ({"cpu.max": "max 100000\n"}, None),
+        ({"cpu/cpu.cfs_quota_us": "200000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 2.0),
+        ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+        ({}, None),
+    ],
+)
+def test_the_cpu_quota_is_read_from_cgroups_v2_or_v1(
+    tmp_path: Path, files: dict[str, str], cpus: float | None
+) -> None:
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert cgroup_cpu_quota(tmp_path) == cpus
+
+
+@pytest.fixture
+def small_server(tmp_path: Path) -> Iterator[str]:
+    """A real server with 4 threads and a pool of 2 connections (1 session and 1 for /health),
+    waiting 1 s for a session, on PostgreSQL (TEST_DATABASE_URL) or a SQLite file."""
+    sqlite_file = nullcontext(f"sqlite:///{tmp_path / 'blog.db'}")
+    database_url = fresh_postgres_database(TEST_DATABASE_URL) if TEST_DATABASE_URL else sqlite_file
+    with database_url as url:
+        migrate(url)
+        port = free_port()
+        environment = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "ENVIRONMENT": "test",
+            "BCRYPT_ROUNDS": "4",
+            "REGISTER_MAX_PER_CLIENT": "1000",
+            "WORKER_THREADS": "4",
+            "DATABASE_POOL_SIZE": "2",
+            "DATABASE_MAX_OVERFLOW": "0",
+            "DATABASE_POOL_TIMEOUT": "1",
+            "PASSWORD_HASH_CONCURRENCY": "1",
+        }
+        command = [sys.executable, "-m", "uvicorn", "blog.main:app", "--port", str(port)]
+        with running(command, environment) as server:
+            base_url = f"http://127.0.0.1:{port}"
+            wait_until_healthy(base_url, server)
+            yield base_url
+
+
+@pytest.mark.slow
+def test_forty_simultaneous_signed_in_writes_are_each_answered_with_a_2xx_or_server_busy(
+    small_server: str,
+) -> None:
+    writers = []
+    for index in range(4):
+        body = {
+            "email": f"w{index}@example.com",
+            "username": f"writer{index}",
+            "password": PASSWORD,
+        }
+        status, token = request(f"{small_server}/auth/register", "POST", body)
+        assert status == 201, token
+        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        status, post = request(
+            f"{small_server}/posts", "POST", {"title": "t", "body": "b"}, headers
+        )
+        assert status == 201, post
+        writers.append((headers, post["id"]))
+    start = threading.Barrier(40)
+
+    def write(index: int) -> tuple[int, Any]:
+        headers, post_id = writers[index % 4]
+        start.wait()
+        if index % 2:  # two database dependencies (the user, the post) before its body
+            return request(f"{small_server}/posts/{post_id}", "PATCH", {"title": "new"}, headers)
+        return request(f"{small_server}/posts", "POST", {"title": "t", "body": "b"}, headers)
+
+    with ThreadPoolExecutor(40) as pool:
+        answers = list(pool.map(write, range(40)))
+
+    statuses = Counter(status for status, _ in answers)
+    assert set(statuses) <= {200, 201, 503}, answers
+    busy = [body for status, body in answers if status == 503]
+    # Never `database_unavailable`, the pool's timeout: no request waited for a connection.
+    assert {body["code"] for body in busy} <= {"server_busy"}, busy
+    assert statuses[200] + statuses[201] > 0, answers
+    assert request(f"{small_server}/health")[0] == 200
