@@ -43,7 +43,12 @@ class Page(BaseModel, Generic[ItemT]):
     offset: int
 
 
-def count_up_to_cap(session: Session, rows: SelectOfScalar[Any]) -> int:
-    """How many rows `rows` selects, counting no further than `TOTAL_CAP`."""
+def count_up_to_cap(
+    session: Session, rows: SelectOfScalar[Any], page: PageParams, found: int
+) -> int:
+    """How many rows `rows` selects, counting no further than `TOTAL_CAP`. A page that is not
+    full (and not past the end) already says: the rows before it and the `found` on it."""
+    if 0 < found < page.limit or (found == 0 and page.offset == 0):
+        return min(page.offset + found, TOTAL_CAP)
     counted = rows.limit(TOTAL_CAP).subquery()
     return session.exec(select(func.count()).select_from(counted)).one()

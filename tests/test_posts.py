@@ -359,3 +359,14 @@ def test_total_counts_no_further_than_the_cap(
     assert (page["total"], len(page["items"])) == (3, 5)  # 3 means "3 or more"
     monkeypatch.setattr(pagination, "TOTAL_CAP", 10)
     assert client.get("/posts").json()["total"] == 5  # exact below the cap
+
+
+@pytest.mark.parametrize("offset", [0, 2, 4, 5, 6, 100])
+def test_every_page_says_the_same_total(client: TestClient, user: Account, offset: int) -> None:
+    """A full page counts; a page that is not full knows the total from where it ends; a page
+    past the end counts again. All say the same."""
+    for index in range(5):
+        create_post(client, user, title=f"Post {index}")
+    page = client.get("/posts", params={"limit": 2, "offset": offset}).json()
+    assert page["total"] == 5
+    assert len(page["items"]) == max(0, min(2, 5 - offset))

@@ -77,7 +77,7 @@ def list_comments(post: PostInPath, session: SessionDep, page: Pagination) -> Pa
     query = select(Comment).where(Comment.post_id == post.id)
     oldest_first = query.order_by(col(Comment.created_at), col(Comment.id))
     comments = session.exec(oldest_first.offset(page.offset).limit(page.limit)).all()
-    total = count_up_to_cap(session, query)
+    total = count_up_to_cap(session, query, page, len(comments))
     return Page(items=comments, total=total, limit=page.limit, offset=page.offset)
 
 

@@ -71,7 +71,7 @@ def list_posts(
         query = query.where(in_title_or_body)
     newest_first = query.order_by(col(Post.created_at).desc(), col(Post.id).desc())
     posts = session.exec(newest_first.offset(page.offset).limit(page.limit)).all()
-    total = count_up_to_cap(session, query)
+    total = count_up_to_cap(session, query, page, len(posts))
     return Page(items=posts, total=total, limit=page.limit, offset=page.offset)
 
 

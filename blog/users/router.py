@@ -243,7 +243,7 @@ def list_users(session: SessionDep, page: Pagination) -> Page[User]:
     """Everyone who has an account, oldest first."""
     query = select(User)
     users = session.exec(query.order_by(col(User.id)).offset(page.offset).limit(page.limit)).all()
-    total = count_up_to_cap(session, query)
+    total = count_up_to_cap(session, query, page, len(users))
     return Page(items=users, total=total, limit=page.limit, offset=page.offset)
 
 
