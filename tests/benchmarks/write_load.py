@@ -15,57 +15,29 @@ figures; it asserts nothing, so it is not a test.
 """
 
 import argparse
-import json
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from contextlib import nullcontext
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
 from tests.benchmarks.requests_cost import app_environment, cpu_seconds
+from tests.benchmarks.wrk_runs import procfile_command, seconds_to_healthy, wrk
 from tests.helpers import PASSWORD, fresh_postgres_database
 from tests.servers import REPO_ROOT, free_port, request, running, wait_until_healthy
 
 SECONDS = 12
-# Counts each answer by status (and, for a 503, by its error code) in wrk's one thread, and
-# prints the tally as JSON when the run is done.
-TALLY = """
+POST = """
 wrk.method = "POST"
 wrk.body = '{"title": "Under load", "body": "A post written while many others are."}'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer %(token)s"
-answers = {}
-response = function(status, headers, body)
-  local key = tostring(status)
-  if status == 503 then key = key .. " " .. (string.match(body, '"code":"([a-z_]+)"') or "?") end
-  answers[key] = (answers[key] or 0) + 1
-end
-threads = {}
-setup = function(thread) table.insert(threads, thread) end
-done = function(summary, latency, requests)
-  local parts = {}
-  for key, count in pairs(threads[1]:get("answers")) do
-    table.insert(parts, string.format('"%%s": %%d', key, count))
-  end
-  io.write("TALLY {" .. table.concat(parts, ", ") .. "}\\n")
-  io.write(string.format("ERRORS %%d %%d %%d\\n", summary.errors.connect,
-    summary.errors.read + summary.errors.write, summary.errors.timeout))
-end
 """
-
-
-def procfile_command(python: str, port: int) -> list[str]:
-    """The Procfile's uvicorn flags, on a local port."""
-    return [
-        python, "-m", "uvicorn", "blog.main:app", "--port", str(port),
-        "--ws-max-size", "65536", "--no-server-header", "--no-access-log",
-    ]  # fmt: skip
 
 
 def sign_up(base: str) -> str:
@@ -73,34 +45,6 @@ def sign_up(base: str) -> str:
     status, body = request(f"{base}/auth/register", "POST", account)
     assert status == 201, body
     return str(body["access_token"])
-
-
-def seconds_to_healthy(base: str, limit: float = 60) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < limit:
-        try:
-            if request(f"{base}/health")[0] == 200:
-                return time.monotonic() - started
-        except OSError:
-            pass
-        time.sleep(0.05)
-    return float("inf")
-
-
-def write_load(base: str, token: str, connections: int, folder: Path) -> tuple[dict[str, int], str]:
-    script = folder / "tally.lua"
-    script.write_text(TALLY % {"token": token})
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{SECONDS}s", "--timeout", "30s"]
-    report = subprocess.run(
-        [*command, "-s", str(script), f"{base}/posts"], capture_output=True, text=True, check=True
-    ).stdout
-    tally = re.search(r"^TALLY (.*)$", report, re.MULTILINE)
-    errors = re.search(r"^ERRORS (\d+) (\d+) (\d+)$", report, re.MULTILINE)
-    assert tally and errors, report
-    connect, read_write, timeout = errors.groups()
-    return json.loads(
-        tally.group(1)
-    ), f"connect {connect}, read/write {read_write}, timeout {timeout}"
 
 
 def first_page_cost(base: str, pid: int) -> tuple[float, float]:
@@ -146,11 +90,13 @@ def main() -> None:
                     measure_comments(base, url, app.pid)
                     return
                 for connections in (32, 256):
-                    tally, errors = write_load(base, token, connections, folder)
+                    run = wrk(
+                        f"{base}/posts", connections, SECONDS, POST % {"token": token}, folder
+                    )
                     healthy = seconds_to_healthy(base)
                     print(
-                        f"POST /posts, {connections} connections, {SECONDS} s: {tally}; "
-                        f"socket errors: {errors}; /health 200 after {healthy:.2f} s"
+                        f"POST /posts, {connections} connections, {SECONDS} s: {run.answers}; "
+                        f"socket errors: {run.socket_errors}; /health 200 after {healthy:.2f} s"
                     )
 
 
