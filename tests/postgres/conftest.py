@@ -16,10 +16,15 @@ import pytest
 from tests.helpers import TEST_DATABASE_URL, fresh_postgres_database
 from tests.servers import free_port, migrate, running, wait_until_healthy
 
+if TEST_DATABASE_URL is None:  # named on the command line without the setting
+    raise pytest.UsageError(
+        "tests/postgres/ needs TEST_DATABASE_URL, e.g. postgresql://postgres@127.0.0.1:5432/test"
+    )
+
 
 @pytest.fixture
 def empty_database_url() -> Iterator[str]:
-    assert TEST_DATABASE_URL is not None
+    assert TEST_DATABASE_URL is not None  # for the type checker: checked above
     with fresh_postgres_database(TEST_DATABASE_URL) as url:
         yield url
 

@@ -1,4 +1,4 @@
-"""Tests that need a Redis server: collected only with TEST_REDIS_URL (see tests/conftest.py).
+"""Tests that need a Redis server: collected only with TEST_REDIS_URL (see tests/collection.py).
 
 Most of them start two server processes that share one SQLite file and, unless a test asks for
 none, one Redis.
