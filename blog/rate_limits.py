@@ -5,10 +5,11 @@ account (found by username or email alike; an unknown name counts by its text) f
 is counted; after `LOGIN_MAX_FAILURES` attempts without a success within `LOGIN_WINDOW_SECONDS`,
 that client's logins to that account are a 429 `rate_limited` with `Retry-After` until the window
 has passed, while other accounts and other clients carry on. A success forgets the count.
-Registrations count per client (`REGISTER_MAX_PER_CLIENT` an hour). The counting is the `limits`
-library's moving window, kept in Redis when `REDIS_URL` is set (so every replica sees the same
-counts) and in this process otherwise; if Redis stops answering, counting carries on in the
-process rather than letting every guess through or refusing every login.
+Registrations count per client (`REGISTER_MAX_PER_CLIENT` an hour), every attempt, as the route's
+first dependency. The counting is the `limits` library's moving window, kept in Redis when
+`REDIS_URL` is set (so every replica sees the same counts) and in this process otherwise; if
+Redis stops answering, counting carries on in the process rather than letting every guess
+through or refusing every login.
 
 The client is the address of the socket's peer, or the one a trusted proxy put in
 `X-Forwarded-For` (uvicorn's `--forwarded-allow-ips`, which the Procfile sets for Railway's proxy).
@@ -110,7 +111,7 @@ def count_password_reset(counters: Counters, email: str, client: str) -> None:
     count_or_refuse(counters, per_email, ["reset", email], "password-reset requests")
 
 
-def count_registration(counters: Counters, client: str) -> None:
+def count_registration(counters: RateLimitCounters, client: ClientAddress) -> None:
     """Count a registration from `client`, or 429 if it has had its share this hour."""
     per_hour = RateLimitItemPerHour(settings.register_max_per_client)
     count_or_refuse(counters, per_hour, ["register", client], "registrations from this address")

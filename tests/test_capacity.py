@@ -87,6 +87,15 @@ def test_while_every_hash_slot_is_taken_routes_that_hash_answer_503_and_reads_go
     assert client.post("/posts", headers=user.headers, json={"title": "t", "body": "b"}).is_success
 
 
+def test_a_registration_over_its_limit_is_refused_before_it_waits_for_a_hash_slot(
+    client: TestClient, no_hash_slot_free: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(settings, "register_max_per_client", 1)
+    account = {"email": "grace@example.com", "username": "grace", "password": PASSWORD}
+    assert_busy(client.post("/auth/register", json=account))  # counted, then no slot came free
+    assert_error(client.post("/auth/register", json=account), 429, "rate_limited")
+
+
 def test_every_bcrypt_computation_runs_while_its_request_holds_a_hash_slot(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:

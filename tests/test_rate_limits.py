@@ -142,6 +142,15 @@ def test_registrations_per_client_are_limited(
     assert session.exec(select(func.count()).select_from(User)).one() == 4
 
 
+def test_a_registration_with_an_invalid_body_counts_too(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(settings, "register_max_per_client", 1)
+    assert client.post("/auth/register", json={"email": "not an address"}).status_code == 422
+    account = {"email": "grace@example.com", "username": "grace", "password": PASSWORD}
+    assert_rate_limited(client.post("/auth/register", json=account), 3600)
+
+
 def test_counting_carries_on_in_the_process_when_redis_fails(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

@@ -64,19 +64,18 @@ ACCOUNT_DELETED = "The account was deleted."
 @auth_router.post(
     "/register",
     status_code=status.HTTP_201_CREATED,
-    dependencies=[Depends(take_password_hash_slot, scope="function")],
+    # Counted first: a refused registration waits for no hash slot and opens no session.
+    dependencies=[
+        Depends(count_registration),
+        Depends(take_password_hash_slot, scope="function"),
+    ],
     responses=error_responses(400, 409, 413, 422, 429),
 )
 def register(
-    payload: UserRegister,
-    session: SessionDep,
-    background_tasks: BackgroundTasks,
-    client: ClientAddress,
-    counters: RateLimitCounters,
+    payload: UserRegister, session: SessionDep, background_tasks: BackgroundTasks
 ) -> Token:
     """Create an account and sign in to it. A welcome email follows (after the response).
     Each address may register `REGISTER_MAX_PER_CLIENT` times an hour (then 429)."""
-    count_registration(counters, client)
     user = User.model_validate(payload, update={"password_hash": hash_password(payload.password)})
     save_account(session, user)
     assert user.id is not None  # stored: the database gave it one
