@@ -33,6 +33,13 @@ def migrate(url: str) -> None:
     engine.dispose()
 
 
+def railway_deploy() -> dict[str, Any]:
+    """The `deploy` section of `railway.json`: the one place the start and pre-deploy commands
+    live (the Procfile carries the same lines, `tests/test_deploy_config.py` checks)."""
+    deploy: dict[str, Any] = json.loads((REPO_ROOT / "railway.json").read_text())["deploy"]
+    return deploy
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -4,7 +4,8 @@ in `X-Forwarded-For` would get a fresh count with every request.
 
 uvicorn reads `X-Forwarded-For` from the right, skipping the proxies it trusts; with
 `--forwarded-allow-ips "*"` it would take the left-most entry instead, which the client writes.
-The Procfile trusts the private networks a platform's proxy connects from, and nothing else.
+The start command (`railway.json`) trusts the private networks a platform's proxy connects from,
+and nothing else.
 """
 
 import re
@@ -13,13 +14,12 @@ import anyio
 import pytest
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from tests.servers import REPO_ROOT
+from tests.servers import railway_deploy
 
 
 def trusted_proxies() -> str:
-    procfile = (REPO_ROOT / "Procfile").read_text()
-    found = re.search(r'--forwarded-allow-ips "([^"]+)"', procfile)
-    assert found is not None, "the Procfile must say which proxies it trusts"
+    found = re.search(r'--forwarded-allow-ips "([^"]+)"', railway_deploy()["startCommand"])
+    assert found is not None, "the start command must say which proxies it trusts"
     return found.group(1)
 
 
