@@ -12,7 +12,8 @@ Redis stops answering, counting carries on in the process rather than letting ev
 through or refusing every login.
 
 The client is the address of the socket's peer, or the one a trusted proxy put in
-`X-Forwarded-For` (uvicorn's `--forwarded-allow-ips`, which the Procfile sets for Railway's proxy).
+`X-Forwarded-For` (uvicorn's `--forwarded-allow-ips`, which the start command in `railway.json`
+sets for Railway's proxy).
 """
 
 import logging

@@ -2,7 +2,7 @@
 
 Run it from the repository root: `.venv/bin/python -m tests.benchmarks.load` (it needs Debian's
 `wrk`, and a PostgreSQL server for the default `--database postgres`: `--server URL`; or
-`--database sqlite` for a SQLite file). It starts one uvicorn worker as the Procfile does, with
+`--database sqlite` for a SQLite file). It starts one uvicorn worker as Railway does, with
 production settings and bcrypt at production cost (`--bcrypt-rounds`, default 12), signs up eight
 users and seeds 1,000 posts, then prints two tables. `--repo DIR` serves another checkout (a
 `git worktree` of an older commit) for a before-and-after.
@@ -32,7 +32,7 @@ from pathlib import Path
 
 from tests.benchmarks.requests_cost import app_environment
 from tests.benchmarks.write_load import seed_posts
-from tests.benchmarks.wrk_runs import Run, procfile_command, seconds_to_healthy, wrk
+from tests.benchmarks.wrk_runs import Run, seconds_to_healthy, start_command, wrk
 from tests.helpers import PASSWORD, fresh_postgres_database
 from tests.servers import REPO_ROOT, free_port, memory_kib, request, running, wait_until_healthy
 
@@ -171,7 +171,7 @@ def main() -> None:
                 "PYTHONPATH": str(options.repo),
                 "REGISTER_MAX_PER_CLIENT": "100000",  # the mix registers from one address
             }
-            command = procfile_command(sys.executable, port)
+            command = start_command(sys.executable, port)
             with running(command, environment, options.repo) as app:
                 base = f"http://127.0.0.1:{port}"
                 wait_until_healthy(base, app)

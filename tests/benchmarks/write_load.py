@@ -2,7 +2,7 @@
 
 Run it from the repository root: `.venv/bin/python -m tests.benchmarks.write_load` (it needs
 Debian's `wrk` and, for `--database postgres`, a PostgreSQL server: `--server URL`). It starts one
-uvicorn worker as the Procfile does, on a fresh migrated database (PostgreSQL, or a SQLite file
+uvicorn worker as Railway does, on a fresh migrated database (PostgreSQL, or a SQLite file
 with `--database sqlite`), signs a user up, and sends `POST /posts` with wrk for 12 s at 32
 connections, then at 256. For each it prints the answers by status and code (wrk counts them in
 a Lua `response` hook), then how long `/health` took to answer 200 once the load stopped.
@@ -27,7 +27,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 from tests.benchmarks.requests_cost import app_environment, cpu_seconds
-from tests.benchmarks.wrk_runs import procfile_command, seconds_to_healthy, wrk
+from tests.benchmarks.wrk_runs import seconds_to_healthy, start_command, wrk
 from tests.helpers import PASSWORD, fresh_postgres_database
 from tests.servers import REPO_ROOT, free_port, request, running, wait_until_healthy
 
@@ -81,7 +81,7 @@ def main() -> None:
             )  # fmt: skip
             port = free_port()
             environment = {**app_environment(url, bcrypt_rounds=4), "PYTHONPATH": str(options.repo)}
-            with running(procfile_command(options.python, port), environment, options.repo) as app:
+            with running(start_command(options.python, port), environment, options.repo) as app:
                 base = f"http://127.0.0.1:{port}"
                 wait_until_healthy(base, app)
                 token = sign_up(base)

@@ -1,4 +1,4 @@
-"""What the load benchmarks share: wrk runs that tally the answers, the app as the Procfile runs it.
+"""What the load benchmarks share: wrk runs that tally the answers, the app as Railway starts it.
 
 `wrk(url, connections, seconds, script, folder)` runs wrk with a Lua `script` (which may set the
 request, or a `request` hook that makes each one) and hooks that count every answer by status,
@@ -7,11 +7,12 @@ request, or a `request` hook that makes each one) and hooks that count every ans
 
 import json
 import re
+import shlex
 import subprocess
 import time
 from pathlib import Path
 
-from tests.servers import request
+from tests.servers import railway_deploy, request
 
 # Counts each answer in wrk's one thread by status (4xx and 5xx with their error code), and
 # prints the tally as JSON and the socket errors once the run is done.
@@ -67,12 +68,13 @@ def wrk(url: str, connections: int, seconds: int, script: str, folder: Path) -> 
     return Run(done.stdout)
 
 
-def procfile_command(python: str, port: int) -> list[str]:
-    """The Procfile's uvicorn flags, on a local port."""
-    return [
-        python, "-m", "uvicorn", "blog.main:app", "--port", str(port),
-        "--ws-max-size", "65536", "--no-server-header", "--no-access-log",
-    ]  # fmt: skip
+def start_command(python: str, port: int) -> list[str]:
+    """`railway.json`'s start command, on a local port, without uvicorn's access log."""
+    words = shlex.split(railway_deploy()["startCommand"])
+    assert words[0] == "uvicorn", words
+    words[words.index("--host") + 1] = "127.0.0.1"
+    words[words.index("--port") + 1] = str(port)
+    return [python, "-m", *words, "--no-access-log"]
 
 
 def seconds_to_healthy(base: str, limit: float = 60) -> float:
