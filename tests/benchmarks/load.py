@@ -21,19 +21,23 @@ the logins' answers by status. A benchmark prints figures; it asserts nothing, s
 
 import argparse
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from contextlib import nullcontext
 from pathlib import Path
 
 from tests.benchmarks.requests_cost import app_environment
 from tests.benchmarks.write_load import seed_posts
-from tests.benchmarks.wrk_runs import Run, seconds_to_healthy, start_command, wrk
-from tests.helpers import PASSWORD, fresh_postgres_database
+from tests.benchmarks.wrk_runs import (
+    Run,
+    migrated_database,
+    require_wrk,
+    seconds_to_healthy,
+    start_command,
+    wrk,
+)
+from tests.helpers import PASSWORD
 from tests.servers import REPO_ROOT, free_port, memory_kib, request, running, wait_until_healthy
 
 USERS = 8
@@ -153,18 +157,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20, help="per level of the mix")
     parser.add_argument("--repo", type=Path, default=REPO_ROOT, help="the checkout to serve")
     options = parser.parse_args()
-    if shutil.which("wrk") is None:
-        sys.exit("this benchmark needs wrk: apt-get install wrk")
-    server = options.server.replace("postgresql://", "postgresql+psycopg2://", 1)
+    require_wrk()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        sqlite = nullcontext(f"sqlite:///{folder / 'blog.db'}")
-        database = fresh_postgres_database(server) if options.database == "postgres" else sqlite
+        database = migrated_database(
+            options.database, options.server, folder, sys.executable, options.repo
+        )
         with database as url:
-            subprocess.run(
-                [sys.executable, "-c", f"from tests.servers import migrate; migrate({url!r})"],
-                cwd=options.repo, check=True, capture_output=True,
-            )  # fmt: skip
             port = free_port()
             environment = {
                 **app_environment(url, options.bcrypt_rounds),

@@ -17,18 +17,22 @@ figures; it asserts nothing, so it is not a test.
 import argparse
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
-from contextlib import nullcontext
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
 from tests.benchmarks.requests_cost import app_environment, cpu_seconds
-from tests.benchmarks.wrk_runs import seconds_to_healthy, start_command, wrk
-from tests.helpers import PASSWORD, fresh_postgres_database
+from tests.benchmarks.wrk_runs import (
+    migrated_database,
+    require_wrk,
+    seconds_to_healthy,
+    start_command,
+    wrk,
+)
+from tests.helpers import PASSWORD
 from tests.servers import REPO_ROOT, free_port, request, running, wait_until_healthy
 
 SECONDS = 12
@@ -67,18 +71,13 @@ def main() -> None:
     parser.add_argument("--repo", type=Path, default=REPO_ROOT, help="the checkout to serve")
     parser.add_argument("--comments", action="store_true", help="the 10,000-comment first page")
     options = parser.parse_args()
-    if shutil.which("wrk") is None:
-        sys.exit("this benchmark needs wrk: apt-get install wrk")
-    server = options.server.replace("postgresql://", "postgresql+psycopg2://", 1)
+    require_wrk()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        sqlite = nullcontext(f"sqlite:///{folder / 'blog.db'}")
-        database = fresh_postgres_database(server) if options.database == "postgres" else sqlite
+        database = migrated_database(
+            options.database, options.server, folder, options.python, options.repo
+        )
         with database as url:
-            subprocess.run(
-                [options.python, "-c", f"from tests.servers import migrate; migrate({url!r})"],
-                cwd=options.repo, check=True, capture_output=True,
-            )  # fmt: skip
             port = free_port()
             environment = {**app_environment(url, bcrypt_rounds=4), "PYTHONPATH": str(options.repo)}
             with running(start_command(options.python, port), environment, options.repo) as app:

@@ -1,4 +1,5 @@
-"""What the load benchmarks share: wrk runs that tally the answers, the app as Railway starts it.
+"""What the load benchmarks share: wrk runs that tally the answers, the app as Railway starts it,
+and a fresh migrated database for each run.
 
 `wrk(url, connections, seconds, script, folder)` runs wrk with a Lua `script` (which may set the
 request, or a `request` hook that makes each one) and hooks that count every answer by status,
@@ -8,10 +9,15 @@ request, or a `request` hook that makes each one) and hooks that count every ans
 import json
 import re
 import shlex
+import shutil
 import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
+from tests.helpers import fresh_postgres_database
 from tests.servers import railway_deploy, request
 
 # Counts each answer in wrk's one thread by status (4xx and 5xx with their error code), and
@@ -87,3 +93,24 @@ def seconds_to_healthy(base: str, limit: float = 60) -> float:
             pass
         time.sleep(0.05)
     return float("inf")
+
+
+def require_wrk() -> None:
+    if shutil.which("wrk") is None:
+        sys.exit("this benchmark needs wrk: apt-get install wrk")
+
+
+@contextmanager
+def migrated_database(
+    kind: str, server: str, folder: Path, python: str, repo: Path
+) -> Iterator[str]:
+    """The URL of a fresh database for one run, a new one on the PostgreSQL `server` or a SQLite
+    file in `folder`, migrated by `repo`'s own migrations (an older checkout has its own)."""
+    server = server.replace("postgresql://", "postgresql+psycopg2://", 1)
+    sqlite = nullcontext(f"sqlite:///{folder / 'blog.db'}")
+    with fresh_postgres_database(server) if kind == "postgres" else sqlite as url:
+        subprocess.run(
+            [python, "-c", f"from tests.servers import migrate; migrate({url!r})"],
+            cwd=repo, check=True, capture_output=True,
+        )  # fmt: skip
+        yield url
