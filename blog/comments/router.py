@@ -51,15 +51,19 @@ def own_comment(user: CurrentUser, comment: CommentInPath) -> Comment:
 
 
 def deletable_comment(user: CurrentUser, comment: CommentInPath, session: SessionDep) -> Comment:
-    """The comment in the path, if the signed-in user wrote it or wrote the post it is on."""
-    if comment.author_id != user.id:
-        post_author_id = session.exec(
-            select(Post.author_id).where(Post.id == comment.post_id)
-        ).first()
-        if post_author_id is None:  # the post, and so the comment, was deleted meanwhile
-            raise NotFound("Comment not found.")
-        if post_author_id != user.id:
-            raise Forbidden("Only the comment's author or the post's author may delete it.")
+    """The comment in the path, if the signed-in user wrote it or wrote the post it is on.
+
+    The post's row stays locked until the delete commits (`FOR NO KEY UPDATE`, the lock the
+    comment count's trigger takes anyway). Deleting a post locks it before its comments, so a
+    comment's delete takes the two in that same order, and the two deletes cannot deadlock.
+    """
+    post_author_id = session.exec(
+        select(Post.author_id).where(Post.id == comment.post_id).with_for_update(key_share=True)
+    ).first()
+    if post_author_id is None:  # the post, and so the comment, was deleted meanwhile
+        raise NotFound("Comment not found.")
+    if user.id not in (comment.author_id, post_author_id):
+        raise Forbidden("Only the comment's author or the post's author may delete it.")
     return comment
 
 

@@ -87,3 +87,28 @@ def test_an_account_deleted_with_comments_on_other_posts_leaves_their_counts_rig
     comments_by_staying = 3 + sum(1 for status, _ in answers[1:] if status == 201)
     left_by_leaving = 0 if answers[0][0] == 204 else 9
     assert stored == comments_by_staying + left_by_leaving
+
+
+def test_deleting_a_post_while_its_comments_are_deleted_is_never_a_deadlock(
+    base_url: str, database_url: str
+) -> None:
+    author, commenter = register(base_url, "author"), register(base_url, "commenter")
+    for _ in range(3):  # rounds: each pairing races differently
+        posts, comments = [], []
+        for _ in range(5):
+            status, post = request(f"{base_url}/posts", "POST", {"title": "t", "body": "b"}, author)
+            assert status == 201
+            posts.append(post["id"])
+            comments += [comment(base_url, post["id"], commenter) for _ in range(3)]
+
+        def delete_a_post_or_a_comment(index: int) -> tuple[int, Any]:
+            if index < 5:
+                return request(f"{base_url}/posts/{posts[index]}", "DELETE", None, author)
+            return request(f"{base_url}/comments/{comments[index - 5]}", "DELETE", None, commenter)
+
+        answers = all_at_once(delete_a_post_or_a_comment)
+
+        # Either delete may win each comment; neither is ever a 503 (a deadlock broken).
+        assert [status for status, _ in answers[:5]] == [204] * 5, answers
+        assert {status for status, _ in answers[5:]} <= {204, 404}, answers
+    assert posts_whose_count_drifted(database_url) == 0
