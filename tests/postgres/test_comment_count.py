@@ -1,8 +1,9 @@
 """A post's `comment_count` stays right under concurrency, for real: 20 simultaneous comments and
 deletes against a uvicorn server on a migrated PostgreSQL database (the migration made the
 triggers), and an account deleted while it has comments on other people's posts (the database's
-cascade deletes them, and no app code runs for it). After each, every post's column equals a
-fresh count of its comments."""
+cascade deletes them, and no app code runs for it), and posts deleted while their comments are
+(which must never deadlock: the two deletes lock the post first). After each, every post's column
+equals a fresh count of its comments."""
 
 from typing import Any
 
@@ -89,25 +90,32 @@ def test_an_account_deleted_with_comments_on_other_posts_leaves_their_counts_rig
     assert stored == comments_by_staying + left_by_leaving
 
 
+def delete_five_posts_as_their_comments_are_deleted(
+    base_url: str, author: dict[str, str], commenter: dict[str, str]
+) -> list[tuple[int, Any]]:
+    """Five new posts, three comments by `commenter` on each; then the five posts' deletes and
+    the fifteen comments' deletes, all at once."""
+    posts, comments = [], []
+    for _ in range(5):
+        status, post = request(f"{base_url}/posts", "POST", {"title": "t", "body": "b"}, author)
+        assert status == 201
+        posts.append(post["id"])
+        comments += [comment(base_url, post["id"], commenter) for _ in range(3)]
+
+    def delete_a_post_or_a_comment(index: int) -> tuple[int, Any]:
+        if index < 5:
+            return request(f"{base_url}/posts/{posts[index]}", "DELETE", None, author)
+        return request(f"{base_url}/comments/{comments[index - 5]}", "DELETE", None, commenter)
+
+    return all_at_once(delete_a_post_or_a_comment)
+
+
 def test_deleting_a_post_while_its_comments_are_deleted_is_never_a_deadlock(
     base_url: str, database_url: str
 ) -> None:
     author, commenter = register(base_url, "author"), register(base_url, "commenter")
     for _ in range(3):  # rounds: each pairing races differently
-        posts, comments = [], []
-        for _ in range(5):
-            status, post = request(f"{base_url}/posts", "POST", {"title": "t", "body": "b"}, author)
-            assert status == 201
-            posts.append(post["id"])
-            comments += [comment(base_url, post["id"], commenter) for _ in range(3)]
-
-        def delete_a_post_or_a_comment(index: int) -> tuple[int, Any]:
-            if index < 5:
-                return request(f"{base_url}/posts/{posts[index]}", "DELETE", None, author)
-            return request(f"{base_url}/comments/{comments[index - 5]}", "DELETE", None, commenter)
-
-        answers = all_at_once(delete_a_post_or_a_comment)
-
+        answers = delete_five_posts_as_their_comments_are_deleted(base_url, author, commenter)
         # Either delete may win each comment; neither is ever a 503 (a deadlock broken).
         assert [status for status, _ in answers[:5]] == [204] * 5, answers
         assert {status for status, _ in answers[5:]} <= {204, 404}, answers
