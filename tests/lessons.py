@@ -152,7 +152,6 @@ STEPS = (
             "runtime.txt",
             ".ci/run",
             ".github/workflows/ci.yml",
-            "tests/test_deploy_config.py",
             "tests/lessons.py",
             "tests/benchmarks/__init__.py",
             "tests/benchmarks/bare_app.py",
@@ -183,6 +182,7 @@ STEPS = (
         ),
         tests=(
             "tests/test_seed.py",
+            "tests/test_deploy_config.py",
             "tests/test_client_address.py",
             "tests/test_capacity.py",
             "tests/test_api_contract.py",
@@ -252,6 +252,10 @@ def readme_section() -> str:
             out.append(
                 "- In `blog/main.py` and `alembic/env.py`, leave out every line that ends with "
                 "`# step 2` or a later step, and make the folder `alembic/versions/`."
+            )
+            out.append(
+                "- `git init`: the folder becomes a git repository (the last step's test lists "
+                "its files with git, as CI does)."
             )
             out.append(
                 "- `.venv/bin/pip install -r requirements-dev.txt` (the app's requirements and "

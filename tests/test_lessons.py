@@ -112,6 +112,12 @@ def test_every_file_of_the_repository_comes_with_one_step() -> None:
     assert sorted(listed) == sorted(expected)  # each once; the migrations are the student's own
 
 
+FOLDER_CHECKS = (
+    test_the_readme_shows_the_steps_of_the_manifest,
+    test_every_file_of_the_repository_comes_with_one_step,
+)
+
+
 def test_each_step_starts_and_passes_its_tests_in_an_empty_folder(tmp_path: Path) -> None:
     folder = tmp_path / "my-blog"
     folder.mkdir()
@@ -129,6 +135,7 @@ def test_each_step_starts_and_passes_its_tests_in_an_empty_folder(tmp_path: Path
         }
     }
     environment |= {"ENVIRONMENT": "development", "PYTHONPATH": str(folder)}
+    run(["git", "init", "-q"], folder, environment)  # as step 1 says
     for number, step in enumerate(STEPS, start=1):
         copy_step(number, folder)
         if step.migration:
@@ -152,8 +159,11 @@ def test_each_step_starts_and_passes_its_tests_in_an_empty_folder(tmp_path: Path
             wait_until_healthy(base_url, server)
             PROMISES[number](base_url)
 
-        # This file is the last step's too; run there, it would start all over again.
+        # This file is the last step's too: there it checks the student's README and files,
+        # but does not start all over again in a folder of its own.
         tests = [path for path in step.tests if path != "tests/test_lessons.py"]
+        if "tests/test_lessons.py" in step.tests:
+            tests += [f"tests/test_lessons.py::{test.__name__}" for test in FOLDER_CHECKS]
         summary = run(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests],
             folder,
