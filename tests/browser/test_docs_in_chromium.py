@@ -24,6 +24,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
+    "--disable-dev-shm-usage",  # a container's /dev/shm is too small for Chromium's shared memory
     "--disable-gpu",
     "--disable-quic",
     "--no-first-run",
