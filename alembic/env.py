@@ -18,7 +18,7 @@ from sqlmodel import SQLModel
 # Each models module registers its tables on SQLModel.metadata; add yours here.
 import blog.comments.models  # step 4
 import blog.posts.models  # step 3
-import blog.users.models  # noqa: F401  step 2
+import blog.users.models  # noqa: F401  # step 2
 from blog.config import settings
 from blog.database import UTCDateTime, make_engine, unreachable_database_message
 from blog.logs import configure_logging

@@ -28,12 +28,15 @@ def apply_migrations() -> None:
     command.upgrade(config, "head")
 
 
+SEED_MODULE = Path(__file__).resolve().parent / "seed.py"
+
+
 def run_seed() -> None:
     """`python -m blog seed`, once `blog/seed.py` is there (the last step of the copy order)."""
-    try:
-        from blog import seed
-    except ModuleNotFoundError:
-        raise SystemExit("python -m blog seed: blog/seed.py is not there yet") from None
+    if not SEED_MODULE.exists():
+        raise SystemExit("python -m blog seed: blog/seed.py is not there yet")
+    from blog import seed
+
     seed.run()
 
 
@@ -57,7 +60,8 @@ def main(argv: list[str] | None = None) -> None:
         run_seed()
         return
     print(f"blog: {settings.environment}; docs at http://{options.host}:{options.port}/docs")
-    print("blog: no data yet? `python -m blog seed` adds demo users, posts and comments")
+    if SEED_MODULE.exists():
+        print("blog: no data yet? `python -m blog seed` adds demo users, posts and comments")
     uvicorn.run(
         "blog.main:app",
         host=options.host,

@@ -46,6 +46,23 @@ def test_main_applies_migrations_then_serves(
     assert "docs at http://0.0.0.0:9001/docs" in capsys.readouterr().out
 
 
+def test_before_the_seed_module_is_there_nothing_offers_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(settings, "database_url", f"sqlite:///{tmp_path / 'blog.db'}")
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: None)
+    seed_module = tmp_path / "seed.py"
+    monkeypatch.setattr(blog_main, "SEED_MODULE", seed_module)
+    blog_main.main([])  # a copy before the step that brings blog/seed.py
+    assert "blog seed" not in capsys.readouterr().out
+    seed_module.touch()
+    blog_main.main([])
+    assert "blog seed" in capsys.readouterr().out
+    seed_module.unlink()
+    with pytest.raises(SystemExit, match=r"blog/seed\.py is not there yet"):
+        blog_main.main(["seed"])
+
+
 def test_default_options_serve_on_localhost_8000() -> None:
     options = blog_main.parse_args([])
     assert (options.host, options.port, options.reload) == ("127.0.0.1", 8000, False)

@@ -59,8 +59,9 @@ def statements_of_each_migration(url: str) -> Iterator[tuple[str, list[str]]]:
 
 def test_no_migration_builds_an_index_that_locks_a_table_in_use(empty_database_url: str) -> None:
     applied = dict(statements_of_each_migration(empty_database_url))
-    assert len(applied) >= 5  # every migration ran, and sent its SQL
-    assert all(any(CREATE_TABLE.match(s) for s in sent) for sent in list(applied.values())[:2])
+    # Every migration ran and sent its SQL (a student's history is theirs: any number of them).
+    first = next(iter(applied.values()))
+    assert any(CREATE_TABLE.match(statement) for statement in first)
     assert {revision: indexes_that_lock_writes(sent) for revision, sent in applied.items()} == {
         revision: [] for revision in applied
     }
