@@ -22,7 +22,6 @@ the logins' answers by status. A benchmark prints figures; it asserts nothing, s
 import argparse
 import os
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -31,8 +30,7 @@ from tests.benchmarks.requests_cost import app_environment
 from tests.benchmarks.write_load import seed_posts
 from tests.benchmarks.wrk_runs import (
     Run,
-    migrated_database,
-    require_wrk,
+    fresh_run,
     seconds_to_healthy,
     start_command,
     wrk,
@@ -157,32 +155,25 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20, help="per level of the mix")
     parser.add_argument("--repo", type=Path, default=REPO_ROOT, help="the checkout to serve")
     options = parser.parse_args()
-    require_wrk()
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        database = migrated_database(
-            options.database, options.server, folder, sys.executable, options.repo
-        )
-        with database as url:
-            port = free_port()
-            environment = {
-                **app_environment(url, options.bcrypt_rounds),
-                "PYTHONPATH": str(options.repo),
-                "REGISTER_MAX_PER_CLIENT": "100000",  # the mix registers from one address
-            }
-            command = start_command(sys.executable, port)
-            with running(command, environment, options.repo) as app:
-                base = f"http://127.0.0.1:{port}"
-                wait_until_healthy(base, app)
-                tokens = sign_up_users(base)
-                author = request(
-                    f"{base}/users/me", headers={"Authorization": f"Bearer {tokens[0]}"}
-                )
-                seed_posts(url, author[1]["id"])
-                print(f"{options.database}, one worker, bcrypt cost {options.bcrypt_rounds}, "
-                      f"{os.cpu_count()} CPUs, {options.repo}")  # fmt: skip
-                mix(base, tokens, folder, app.pid, options.seconds)
-                login_flood(base, folder)
+    fresh = fresh_run(options.database, options.server, sys.executable, options.repo)
+    with fresh as (url, folder):
+        port = free_port()
+        environment = {
+            **app_environment(url, options.bcrypt_rounds),
+            "PYTHONPATH": str(options.repo),
+            "REGISTER_MAX_PER_CLIENT": "100000",  # the mix registers from one address
+        }
+        command = start_command(sys.executable, port)
+        with running(command, environment, options.repo) as app:
+            base = f"http://127.0.0.1:{port}"
+            wait_until_healthy(base, app)
+            tokens = sign_up_users(base)
+            first_user = {"Authorization": f"Bearer {tokens[0]}"}
+            seed_posts(url, request(f"{base}/users/me", headers=first_user)[1]["id"])
+            print(f"{options.database}, one worker, bcrypt cost {options.bcrypt_rounds}, "
+                  f"{os.cpu_count()} CPUs, {options.repo}")  # fmt: skip
+            mix(base, tokens, folder, app.pid, options.seconds)
+            login_flood(base, folder)
 
 
 if __name__ == "__main__":

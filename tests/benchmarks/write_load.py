@@ -19,15 +19,14 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
 from tests.benchmarks.requests_cost import app_environment, cpu_seconds
 from tests.benchmarks.wrk_runs import (
-    migrated_database,
-    require_wrk,
+    UNITS,
+    fresh_run,
     seconds_to_healthy,
     start_command,
     wrk,
@@ -59,7 +58,7 @@ def first_page_cost(base: str, pid: int) -> tuple[float, float]:
     used = cpu_seconds(pid) - before
     served = int(re.search(r"(\d+) requests in", report).group(1))  # type: ignore[union-attr]
     value, unit = re.search(r"Latency\s+([\d.]+)(us|ms|s)", report).groups()  # type: ignore[union-attr]
-    mean = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    mean = float(value) * UNITS[unit]
     return mean, used * 1000 / max(served, 1)
 
 
@@ -71,32 +70,25 @@ def main() -> None:
     parser.add_argument("--repo", type=Path, default=REPO_ROOT, help="the checkout to serve")
     parser.add_argument("--comments", action="store_true", help="the 10,000-comment first page")
     options = parser.parse_args()
-    require_wrk()
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        database = migrated_database(
-            options.database, options.server, folder, options.python, options.repo
-        )
-        with database as url:
-            port = free_port()
-            environment = {**app_environment(url, bcrypt_rounds=4), "PYTHONPATH": str(options.repo)}
-            with running(start_command(options.python, port), environment, options.repo) as app:
-                base = f"http://127.0.0.1:{port}"
-                wait_until_healthy(base, app)
-                token = sign_up(base)
-                print(f"{options.database}, {options.repo}")
-                if options.comments:
-                    measure_comments(base, url, app.pid)
-                    return
-                for connections in (32, 256):
-                    run = wrk(
-                        f"{base}/posts", connections, SECONDS, POST % {"token": token}, folder
-                    )
-                    healthy = seconds_to_healthy(base)
-                    print(
-                        f"POST /posts, {connections} connections, {SECONDS} s: {run.answers}; "
-                        f"socket errors: {run.socket_errors}; /health 200 after {healthy:.2f} s"
-                    )
+    fresh = fresh_run(options.database, options.server, options.python, options.repo)
+    with fresh as (url, folder):
+        port = free_port()
+        environment = {**app_environment(url, bcrypt_rounds=4), "PYTHONPATH": str(options.repo)}
+        with running(start_command(options.python, port), environment, options.repo) as app:
+            base = f"http://127.0.0.1:{port}"
+            wait_until_healthy(base, app)
+            token = sign_up(base)
+            print(f"{options.database}, {options.repo}")
+            if options.comments:
+                measure_comments(base, url, app.pid)
+                return
+            for connections in (32, 256):
+                run = wrk(f"{base}/posts", connections, SECONDS, POST % {"token": token}, folder)
+                healthy = seconds_to_healthy(base)
+                print(
+                    f"POST /posts, {connections} connections, {SECONDS} s: {run.answers}; "
+                    f"socket errors: {run.socket_errors}; /health 200 after {healthy:.2f} s"
+                )
 
 
 def measure_comments(base: str, url: str, pid: int) -> None:

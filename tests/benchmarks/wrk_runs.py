@@ -12,6 +12,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -101,16 +102,18 @@ def require_wrk() -> None:
 
 
 @contextmanager
-def migrated_database(
-    kind: str, server: str, folder: Path, python: str, repo: Path
-) -> Iterator[str]:
-    """The URL of a fresh database for one run, a new one on the PostgreSQL `server` or a SQLite
-    file in `folder`, migrated by `repo`'s own migrations (an older checkout has its own)."""
+def fresh_run(kind: str, server: str, python: str, repo: Path) -> Iterator[tuple[str, Path]]:
+    """(a database URL, a scratch folder) for one run: a new database on the PostgreSQL `server`,
+    or a SQLite file in the folder, migrated by `repo`'s own migrations (an older checkout has
+    its own); both go when the run ends."""
+    require_wrk()
     server = server.replace("postgresql://", "postgresql+psycopg2://", 1)
-    sqlite = nullcontext(f"sqlite:///{folder / 'blog.db'}")
-    with fresh_postgres_database(server) if kind == "postgres" else sqlite as url:
-        subprocess.run(
-            [python, "-c", f"from tests.servers import migrate; migrate({url!r})"],
-            cwd=repo, check=True, capture_output=True,
-        )  # fmt: skip
-        yield url
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        sqlite = nullcontext(f"sqlite:///{folder / 'blog.db'}")
+        with fresh_postgres_database(server) if kind == "postgres" else sqlite as url:
+            subprocess.run(
+                [python, "-c", f"from tests.servers import migrate; migrate({url!r})"],
+                cwd=repo, check=True, capture_output=True,
+            )  # fmt: skip
+            yield url, folder
