@@ -16,22 +16,27 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import SQLModel
 
 # Each models module registers its tables on SQLModel.metadata; add yours here.
-import blog.comments.models  # step 4
-import blog.posts.models  # step 3
-import blog.users.models  # noqa: F401  # step 2
+import blog.comments.models  # step 11
+import blog.posts.models  # step 10
+import blog.users.models  # step 4
+import blog.users.recovery  # noqa: F401  # step 17
 from blog.config import settings
-from blog.database import UTCDateTime, make_engine, unreachable_database_message
-from blog.logs import configure_logging
+from blog.database import (
+    UTCDateTime,  # step 4
+    make_engine,
+    unreachable_database_message,
+)
+from blog.logs import configure_logging  # step 13
 
 config = context.config
 
-# Log like the app: JSON lines in production (the Procfile runs migrations there), alembic.ini's
-# text format otherwise, leaving the app's own loggers working when `python -m blog` migrates.
-if config.attributes.get("configure_logger", True):
-    if settings.environment == "production":
-        configure_logging(json_lines=True, level=settings.log_level)
-    elif config.config_file_name is not None:
-        fileConfig(config.config_file_name, disable_existing_loggers=False)
+# alembic.ini's text format, leaving the app's own loggers working when `python -m blog`
+# migrates (it logs through the app's handler instead).
+if config.attributes.get("configure_logger", True) and config.config_file_name is not None:
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+    # Log like the app in production, where Railway's pre-deploy command runs the migrations.
+    if settings.environment == "production":  # step 13
+        configure_logging(json_lines=True, level=settings.log_level)  # step 13
 
 target_metadata = SQLModel.metadata
 
@@ -39,8 +44,8 @@ target_metadata = SQLModel.metadata
 def render_item(kind: str, item: object, autogen_context: AutogenContext) -> str | Literal[False]:
     """Write our UTCDateTime columns as the plain type they store, so migrations need no import
     of the app (it converts values in Python; the database column is TIMESTAMP WITH TIME ZONE)."""
-    if kind == "type" and isinstance(item, UTCDateTime):
-        return "sa.DateTime(timezone=True)"
+    if kind == "type" and isinstance(item, UTCDateTime):  # step 4
+        return "sa.DateTime(timezone=True)"  # step 4
     return False
 
 

@@ -13,8 +13,11 @@ import uvicorn
 from alembic import command
 from alembic.config import Config
 
-from blog.config import WEBSOCKET_MAX_FRAME_BYTES, settings
-from blog.logs import configure_logging
+from blog.config import (
+    WEBSOCKET_MAX_FRAME_BYTES,  # step 9
+    settings,
+)
+from blog.logs import configure_logging  # step 13
 
 ALEMBIC_INI = Path(__file__).resolve().parent.parent / "alembic.ini"
 
@@ -22,7 +25,8 @@ ALEMBIC_INI = Path(__file__).resolve().parent.parent / "alembic.ini"
 def apply_migrations() -> None:
     # Log through the app's one handler (blog/logs.py), not a second one from alembic.ini, so
     # every line is formatted, and redacted, the same way.
-    configure_logging(json_lines=settings.environment == "production", level=settings.log_level)
+    json_lines = settings.environment == "production"  # step 13
+    configure_logging(json_lines=json_lines, level=settings.log_level)  # step 13
     config = Config(str(ALEMBIC_INI))
     config.attributes["configure_logger"] = False
     command.upgrade(config, "head")
@@ -32,7 +36,7 @@ SEED_MODULE = Path(__file__).resolve().parent / "seed.py"
 
 
 def run_seed() -> None:
-    """`python -m blog seed`, once `blog/seed.py` is there (the last step of the copy order)."""
+    """`python -m blog seed`, once `blog/seed.py` is there (its lesson: "Push to deploy")."""
     if not SEED_MODULE.exists():
         raise SystemExit("python -m blog seed: blog/seed.py is not there yet")
     from blog import seed
@@ -67,7 +71,8 @@ def main(argv: list[str] | None = None) -> None:
         host=options.host,
         port=options.port,
         reload=options.reload,
-        ws_max_size=WEBSOCKET_MAX_FRAME_BYTES,  # larger frames are refused (1009) by uvicorn
+        # Larger WebSocket frames are refused (1009) by uvicorn.
+        ws_max_size=WEBSOCKET_MAX_FRAME_BYTES,  # step 9
         server_header=False,  # no `server: uvicorn`: nothing to tell a scanner which server runs
     )
 

@@ -12,9 +12,11 @@ and never more sessions than threads. A request that gets no slot within the wai
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Annotated, Any
 
 import anyio
 import anyio.to_thread
+from fastapi import Depends
 
 from blog.config import settings
 from blog.errors import ServerBusy
@@ -45,3 +47,36 @@ password_hash_slots = anyio.Semaphore(settings.password_hash_concurrency)
 async def take_password_hash_slot() -> AsyncIterator[None]:
     async with a_slot_of(password_hash_slots, settings.password_hash_timeout):
         yield
+
+
+# A request holds one of these while it has a session: never more sessions than connections.
+session_slots = anyio.Semaphore(settings.database_sessions)
+
+
+async def take_session_slot() -> AsyncIterator[None]:
+    """Wait on the event loop, not in a thread, for a free session (503 after the wait)."""
+    async with a_slot_of(session_slots, settings.database_pool_timeout):
+        yield
+
+
+SessionSlot = Annotated[None, Depends(take_session_slot, scope="function")]
+
+
+def postgresql_time_limits() -> dict[str, Any]:
+    """libpq connection settings so that no request waits on PostgreSQL for long.
+
+    The server cancels a statement that runs, or waits for a row lock, longer than
+    `DATABASE_STATEMENT_TIMEOUT` (an `OperationalError`, answered 503). A server or network that
+    goes silent cannot answer even that, so TCP keepalives probe an idle connection after a few
+    seconds, and `tcp_user_timeout` gives up on data the other side never acknowledges.
+    """
+    timeout_ms = round(settings.database_statement_timeout * 1000)
+    return {
+        "connect_timeout": settings.database_connect_timeout,
+        "options": f"-c statement_timeout={timeout_ms} -c lock_timeout={timeout_ms}",
+        "keepalives": 1,
+        "keepalives_idle": 5,
+        "keepalives_interval": 2,
+        "keepalives_count": 3,
+        "tcp_user_timeout": timeout_ms,
+    }

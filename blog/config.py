@@ -21,17 +21,26 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from blog.cpus import half_the_cpus  # step 15
+
 logger = logging.getLogger(__name__)
 
 MIN_PRODUCTION_SECRET_BYTES = 32
 # The largest WebSocket frame: uvicorn refuses larger ones (1009), blog/realtime.py checks too.
-WEBSOCKET_MAX_FRAME_BYTES = 64 * 1024
+WEBSOCKET_MAX_FRAME_BYTES = 64 * 1024  # step 9
 # Where development keeps the secret it makes for itself: in the folder the app runs in (beside the
 # default `blog.db`), git-ignored, so every worker and every restart signs with the same one.
 DEVELOPMENT_SECRET_FILE = Path(".dev-jwt-secret")
 
+# What the pool must allow: one connection kept for /health, and a session for every request that
+# hashes a password; a request holding a session must always get a thread to finish in. The pool's
+# connections are DATABASE_POOL_SIZE + DATABASE_MAX_OVERFLOW, the sessions one less.
+POOL_TOO_SMALL = "DATABASE_POOL_SIZE + DATABASE_MAX_OVERFLOW must be at least 2"  # step 15
+HASHES_OVER_POOL = "PASSWORD_HASH_CONCURRENCY must be less than the pool's connections"  # step 15
+THREADS_UNDER_POOL = "WORKER_THREADS must be more than the database sessions"  # step 15
+
 Environment = Literal["development", "test", "production"]
-LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]  # step 13
 
 
 def development_secret(path: Path = DEVELOPMENT_SECRET_FILE) -> str:
@@ -50,35 +59,6 @@ def development_secret(path: Path = DEVELOPMENT_SECRET_FILE) -> str:
         finally:
             os.unlink(candidate.name)
     return path.read_text().strip()
-
-
-def cpus_available() -> float:
-    """The CPUs this process may use: a container's quota, else the cores it may run on
-    (`os.cpu_count()` would say the host's cores in a container)."""
-    quota = cgroup_cpu_quota()
-    return quota if quota is not None else len(os.sched_getaffinity(0))
-
-
-def cgroup_cpu_quota(cgroup: Path = Path("/sys/fs/cgroup")) -> float | None:
-    """CPUs the cgroup's quota allows: v2's `cpu.max` ("quota period"), or v1's two files;
-    None without a quota."""
-    try:
-        quota, period = (cgroup / "cpu.max").read_text().split()
-    except (OSError, ValueError):
-        try:
-            quota = (cgroup / "cpu" / "cpu.cfs_quota_us").read_text().strip()
-            period = (cgroup / "cpu" / "cpu.cfs_period_us").read_text().strip()
-        except OSError:
-            return None
-    if quota in ("max", "-1"):
-        return None
-    return int(quota) / int(period)
-
-
-def half_the_cpus() -> int:
-    """The default password-hash concurrency: half the CPUs (at least one), so that a flood of
-    logins leaves the other half for everything else."""
-    return max(1, int(cpus_available() // 2))
 
 
 def normalise_database_url(url: str) -> str:
@@ -103,59 +83,59 @@ class Settings(BaseSettings):
     # Connection pool (PostgreSQL and a SQLite file): connections kept open, extra ones allowed
     # under load. One of them is kept for /health; the rest are the request sessions, and a request
     # waits at most `database_pool_timeout` seconds for one before it is answered 503 server_busy.
-    database_pool_size: int = Field(default=5, ge=1, le=100)
-    database_max_overflow: int = Field(default=10, ge=0, le=100)
-    database_pool_timeout: float = Field(default=10, gt=0, le=120)
+    database_pool_size: int = Field(default=5, ge=1, le=100)  # step 15
+    database_max_overflow: int = Field(default=10, ge=0, le=100)  # step 15
+    database_pool_timeout: float = Field(default=10, gt=0, le=120)  # step 15
     # Threads for plain `def` routes and dependencies, bcrypt and background tasks: more than the
     # sessions, so that a request holding a session always gets a thread to finish with.
-    worker_threads: int = Field(default=40, ge=2, le=1000)
+    worker_threads: int = Field(default=40, ge=2, le=1000)  # step 15
     # How long opening a connection may take before the database counts as unreachable
     # (whole seconds; PostgreSQL's client library waits at least 2).
-    database_connect_timeout: int = Field(default=5, ge=2, le=60)
+    database_connect_timeout: int = Field(default=5, ge=2, le=60)  # step 15
     # /health answers 503 after this many seconds without a database answer, however long
     # connecting would take.
-    health_check_timeout: float = Field(default=1.5, gt=0, le=30)
+    health_check_timeout: float = Field(default=1.5, gt=0, le=30)  # step 2
     # No request waits on the database longer than this: PostgreSQL's statement and lock
     # timeouts (then 503), SQLite's wait for a locked database file.
-    database_statement_timeout: float = Field(default=10, gt=0, le=600)
+    database_statement_timeout: float = Field(default=10, gt=0, le=600)  # step 15
     # Request bodies larger than this are refused with 413 before anything reads them.
-    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=100 * 1024 * 1024)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=100 * 1024 * 1024)  # step 14
     # Brute force: this many failed logins for one account from one client within the window,
     # and that client's logins to that account are refused (429) until the window has passed.
-    login_max_failures: int = Field(default=10, ge=1, le=1000)
-    login_window_seconds: int = Field(default=900, ge=1, le=86_400)
+    login_max_failures: int = Field(default=10, ge=1, le=1000)  # step 16
+    login_window_seconds: int = Field(default=900, ge=1, le=86_400)  # step 16
     # Registrations per client per hour.
-    register_max_per_client: int = Field(default=20, ge=1, le=100_000)
+    register_max_per_client: int = Field(default=20, ge=1, le=100_000)  # step 16
     # Password reset: how long an emailed token works, and how many requests per hour one email
     # address and one client may make (each request for a known address sends an email).
-    password_reset_minutes: int = Field(default=30, ge=1, le=24 * 60)
-    password_reset_max_per_email: int = Field(default=3, ge=1, le=100_000)
-    password_reset_max_per_client: int = Field(default=10, ge=1, le=100_000)
+    password_reset_minutes: int = Field(default=30, ge=1, le=24 * 60)  # step 17
+    password_reset_max_per_email: int = Field(default=3, ge=1, le=100_000)  # step 17
+    password_reset_max_per_client: int = Field(default=10, ge=1, le=100_000)  # step 17
     # None means "not set": development and tests then get a random per-process secret,
     # production refuses to start (see `require_real_secret_in_production`).
     jwt_secret: SecretStr | None = None
-    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
-    jwt_expires_minutes: int = Field(default=60, ge=1, le=60 * 24 * 30)
-    bcrypt_rounds: int = Field(default=12, ge=4, le=16)
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"  # step 5
+    jwt_expires_minutes: int = Field(default=60, ge=1, le=60 * 24 * 30)  # step 5
+    bcrypt_rounds: int = Field(default=12, ge=4, le=16)  # step 5
     # How many bcrypt hashes may run at once per process, and how long a request waits for its
     # turn before it is answered 503 server_busy.
-    password_hash_concurrency: int = Field(default_factory=half_the_cpus, ge=1, le=256)
-    password_hash_timeout: float = Field(default=10, gt=0, le=120)
+    password_hash_concurrency: int = Field(default_factory=half_the_cpus, ge=1, le=256)  # step 15
+    password_hash_timeout: float = Field(default=10, gt=0, le=120)  # step 15
     # Comma-separated in the environment: CORS_ORIGINS=https://a.example,https://b.example
     cors_origins: Annotated[list[str], NoDecode] = []
-    log_level: LogLevel = "INFO"
+    log_level: LogLevel = "INFO"  # step 13
     # Welcome emails: "console" logs them (development), "smtp" sends them with smtplib.
-    email_backend: Literal["console", "smtp"] = "console"
-    smtp_host: str = "localhost"
-    smtp_port: int = Field(default=587, ge=1, le=65535)
-    smtp_username: str | None = None
-    smtp_password: SecretStr | None = None
-    smtp_from: str = "blog <noreply@blog.example.test>"
-    smtp_starttls: bool = True
-    smtp_timeout: float = Field(default=10, gt=0, le=120)
+    email_backend: Literal["console", "smtp"] = "console"  # step 8
+    smtp_host: str = "localhost"  # step 8
+    smtp_port: int = Field(default=587, ge=1, le=65535)  # step 8
+    smtp_username: str | None = None  # step 8
+    smtp_password: SecretStr | None = None  # step 8
+    smtp_from: str = "blog <noreply@blog.example.test>"  # step 8
+    smtp_starttls: bool = True  # step 8
+    smtp_timeout: float = Field(default=10, gt=0, le=120)  # step 8
     # Real-time notifications across processes (several workers or replicas): a Redis URL.
     # Unset, notifications reach only the sockets held by the process that raised them.
-    redis_url: str | None = None
+    redis_url: str | None = None  # step 16
 
     @field_validator("database_url")
     @classmethod
@@ -176,10 +156,10 @@ class Settings(BaseSettings):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
 
-    @field_validator("log_level", mode="before")
-    @classmethod
-    def upper_case_log_level(cls, value: object) -> object:
-        return value.upper() if isinstance(value, str) else value
+    @field_validator("log_level", mode="before")  # step 13
+    @classmethod  # step 13
+    def upper_case_log_level(cls, value: object) -> object:  # step 13
+        return value.upper() if isinstance(value, str) else value  # step 13
 
     @model_validator(mode="after")
     def require_real_secret_in_production(self) -> "Settings":
@@ -202,30 +182,20 @@ class Settings(BaseSettings):
             self.jwt_secret = SecretStr(secrets.token_urlsafe(32))
         return self
 
-    @model_validator(mode="after")
-    def size_threads_with_the_pool(self) -> "Settings":
-        if self.database_sessions < 1:
-            raise ValueError(
-                "DATABASE_POOL_SIZE + DATABASE_MAX_OVERFLOW must be at least 2 "
-                "(one connection is kept for /health)"
-            )
-        if self.password_hash_concurrency >= self.database_pool_size + self.database_max_overflow:
-            raise ValueError(
-                "PASSWORD_HASH_CONCURRENCY must be less than DATABASE_POOL_SIZE + "
-                "DATABASE_MAX_OVERFLOW (a request hashing a password holds a connection)"
-            )
-        if self.worker_threads <= self.database_sessions:
-            raise ValueError(
-                f"WORKER_THREADS must be more than the {self.database_sessions} database sessions "
-                "(DATABASE_POOL_SIZE + DATABASE_MAX_OVERFLOW - 1)"
-            )
-        return self
+    @model_validator(mode="after")  # step 15
+    def size_threads_with_the_pool(self) -> "Settings":  # step 15
+        if self.database_sessions < 1:  # step 15
+            raise ValueError(POOL_TOO_SMALL)  # step 15
+        if self.password_hash_concurrency > self.database_sessions:  # step 15
+            raise ValueError(HASHES_OVER_POOL)  # step 15
+        if self.worker_threads <= self.database_sessions:  # step 15
+            raise ValueError(THREADS_UNDER_POOL)  # step 15
+        return self  # step 15
 
-    @property
-    def database_sessions(self) -> int:
-        """How many requests may hold a database session at once: the pool, less one
-        connection kept for /health."""
-        return self.database_pool_size + self.database_max_overflow - 1
+    @property  # step 15
+    def database_sessions(self) -> int:  # step 15
+        # How many requests may hold a session at once: the pool, less one kept for /health.
+        return self.database_pool_size + self.database_max_overflow - 1  # step 15
 
     @property
     def jwt_secret_value(self) -> str:

@@ -8,18 +8,23 @@ can drop and rename them on any database; timestamps are stored and returned as 
 database).
 """
 
-from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from collections.abc import Iterator
+from datetime import UTC, datetime  # step 4
+from typing import Any
 
-import anyio
-from fastapi import Depends
-from sqlalchemy import URL, DateTime, Engine, create_engine, event, make_url
-from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy import (
+    URL,
+    DateTime,  # step 4
+    Engine,
+    create_engine,
+    event,
+    make_url,
+)
+from sqlalchemy.engine import Dialect  # step 4
+from sqlalchemy.types import TypeDecorator  # step 4
 from sqlmodel import Session, SQLModel
 
-from blog.capacity import a_slot_of
+from blog.capacity import SessionSlot, postgresql_time_limits  # step 15
 from blog.config import settings
 
 # Named constraints: `uq_users_email` instead of a name each database invents for itself.
@@ -39,39 +44,45 @@ SQLModel.metadata.naming_convention = NAMING_CONVENTION
 MAX_ID = 2_147_483_647
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+def utc_now() -> datetime:  # step 4
+    return datetime.now(UTC)  # step 4
 
 
-def new_row_times() -> dict[str, datetime]:
-    """`created_at` and `updated_at` of a new row: one instant, so "never edited" is visible."""
-    now = utc_now()
-    return {"created_at": now, "updated_at": now}
+# `created_at` and `updated_at` of a new row: one instant, so "never edited" is visible.
+def new_row_times() -> dict[str, datetime]:  # step 4
+    now = utc_now()  # step 4
+    return {"created_at": now, "updated_at": now}  # step 4
 
 
-class UTCDateTime(TypeDecorator[datetime]):
-    """A timestamp column that only accepts and returns timezone-aware UTC datetimes.
+# A timestamp column that only accepts and returns timezone-aware UTC datetimes. PostgreSQL keeps
+# the time zone; SQLite does not, so values read back from it are naive and get their UTC zone
+# re-attached here.
+class UTCDateTime(TypeDecorator[datetime]):  # step 4
+    impl = DateTime(timezone=True)  # step 4
+    cache_ok = True  # step 4
 
-    PostgreSQL keeps the time zone; SQLite does not, so values read back from it are naive and
-    get their UTC zone re-attached here.
-    """
+    def process_bind_param(  # step 4
+        self,  # step 4
+        value: datetime | None,  # step 4
+        dialect: Dialect,  # step 4
+    ) -> datetime | None:  # step 4
+        if value is None:  # step 4
+            return None  # step 4
+        if value.tzinfo is None:  # step 4
+            raise ValueError("naive datetime: store timezone-aware UTC values only")  # step 4
+        return value.astimezone(UTC)  # step 4
 
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime: store timezone-aware UTC values only")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)  # PostgreSQL answers in the session's time zone
+    def process_result_value(  # step 4
+        self,  # step 4
+        value: datetime | None,  # step 4
+        dialect: Dialect,  # step 4
+    ) -> datetime | None:  # step 4
+        if value is None:  # step 4
+            return None  # step 4
+        if value.tzinfo is None:  # step 4
+            return value.replace(tzinfo=UTC)  # step 4
+        # PostgreSQL answers in the session's time zone.
+        return value.astimezone(UTC)  # step 4
 
 
 def enable_sqlite_foreign_keys(engine: Engine) -> None:
@@ -87,18 +98,19 @@ def enable_sqlite_foreign_keys(engine: Engine) -> None:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for `url`, its pool and time limits from settings, on SQLite and PostgreSQL."""
+    """An engine for `url` on SQLite or PostgreSQL, its pool and time limits from settings."""
     if make_url(url).database in (None, "", ":memory:"):
         # An in-memory SQLite database lives in its one connection: no pool to size.
         return sqlite_engine(url, connect_args={"check_same_thread": False})
-    pool = {
-        "pool_size": settings.database_pool_size,
-        "max_overflow": settings.database_max_overflow,
-        "pool_timeout": settings.database_pool_timeout,
+    pool: dict[str, Any] = {
+        "pool_size": settings.database_pool_size,  # step 15
+        "max_overflow": settings.database_max_overflow,  # step 15
+        "pool_timeout": settings.database_pool_timeout,  # step 15
     }
     if url.startswith("sqlite"):
-        # `timeout`: how long a write waits for another writer's lock on the file (then 503).
-        limits = {"check_same_thread": False, "timeout": settings.database_statement_timeout}
+        limits: dict[str, Any] = {"check_same_thread": False}
+        # How long a write waits for another writer's lock on the file (then 503).
+        limits["timeout"] = settings.database_statement_timeout  # step 15
         return sqlite_engine(url, connect_args=limits, **pool)
     return create_engine(
         url,
@@ -107,7 +119,7 @@ def make_engine(url: str) -> Engine:
         pool_pre_ping=True,
         # Errors and logs show the SQL but never its values (emails, password hashes).
         hide_parameters=True,
-        connect_args=postgresql_time_limits(),
+        connect_args=postgresql_time_limits(),  # step 15
         **pool,
     )
 
@@ -116,26 +128,6 @@ def sqlite_engine(url: str, **options: Any) -> Engine:
     engine = create_engine(url, hide_parameters=True, **options)
     enable_sqlite_foreign_keys(engine)
     return engine
-
-
-def postgresql_time_limits() -> dict[str, Any]:
-    """libpq connection settings so that no request waits on PostgreSQL for long.
-
-    The server cancels a statement that runs, or waits for a row lock, longer than
-    `DATABASE_STATEMENT_TIMEOUT` (an `OperationalError`, answered 503). A server or network that
-    goes silent cannot answer even that, so TCP keepalives probe an idle connection after a few
-    seconds, and `tcp_user_timeout` gives up on data the other side never acknowledges.
-    """
-    timeout_ms = round(settings.database_statement_timeout * 1000)
-    return {
-        "connect_timeout": settings.database_connect_timeout,
-        "options": f"-c statement_timeout={timeout_ms} -c lock_timeout={timeout_ms}",
-        "keepalives": 1,
-        "keepalives_idle": 5,
-        "keepalives_interval": 2,
-        "keepalives_count": 3,
-        "tcp_user_timeout": timeout_ms,
-    }
 
 
 def describe_database(url: str) -> str:
@@ -163,20 +155,9 @@ def get_engine() -> Engine:
     return engine
 
 
-# A request holds one of these while it has a session: never more sessions than connections.
-session_slots = anyio.Semaphore(settings.database_sessions)
-
-
-async def take_session_slot() -> AsyncIterator[None]:
-    """Wait on the event loop, not in a thread, for a free session (503 after the wait)."""
-    async with a_slot_of(session_slots, settings.database_pool_timeout):
-        yield
-
-
-SessionSlot = Annotated[None, Depends(take_session_slot, scope="function")]
-
-
-def get_session(_slot: SessionSlot) -> Iterator[Session]:
+def get_session(
+    _slot: SessionSlot,  # step 15
+) -> Iterator[Session]:
     """One session per request, closed when the route's answer is ready."""
     with Session(engine, expire_on_commit=False) as session:
         yield session

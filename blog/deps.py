@@ -12,13 +12,16 @@ free again before the response is sent and any background task runs.
 from typing import Annotated
 
 from fastapi import Depends, Path
-from fastapi.security import OAuth2PasswordBearer
+from fastapi.security import OAuth2PasswordBearer  # step 6
 from sqlmodel import Session
 
 from blog.database import MAX_ID, get_session
-from blog.errors import InvalidToken, NotAuthenticated
-from blog.security import decode_access_token
-from blog.users.models import User
+from blog.errors import (
+    InvalidToken,  # step 6
+    NotAuthenticated,  # step 6
+)
+from blog.security import decode_access_token  # step 6
+from blog.users.models import User  # step 6
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
@@ -27,22 +30,24 @@ IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 # Tells Swagger UI's Authorize button where to log in. `auto_error=False`: a missing token is
 # reported by `get_current_user`, in our error shape, with our code.
-oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/login", auto_error=False)
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/login", auto_error=False)  # step 6
 
 
-def get_current_user(
-    session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]
-) -> User:
-    """The active user the bearer token was issued to, or 401. A deleted or deactivated account,
-    or a token from before the account's last logout or password change (an older token
-    version), is refused exactly like an expired or forged token."""
-    if not token:
-        raise NotAuthenticated("Not authenticated: send 'Authorization: Bearer <token>'.")
-    claims = decode_access_token(token)
-    user = session.get(User, claims.user_id) if claims else None
-    if not (user and claims and user.is_active and user.token_version == claims.token_version):
-        raise InvalidToken("The token is invalid or has expired.")
-    return user
+def get_current_user(  # step 6
+    session: SessionDep,  # step 6
+    token: Annotated[str | None, Depends(oauth2_scheme)],  # step 6
+) -> User:  # step 6
+    """The active user the bearer token was issued to, or 401."""  # step 6
+    # A deleted or deactivated account, or a token from before the account's last logout or
+    # password change (an older token version), is refused exactly like an expired or forged one.
+    if not token:  # step 6
+        raise NotAuthenticated("Not authenticated: send 'Authorization: Bearer <token>'.")  # step 6
+    claims = decode_access_token(token)  # step 6
+    user = session.get(User, claims.user_id) if claims else None  # step 6
+    current = user and claims and user.token_version == claims.token_version  # step 6
+    if not (current and user and user.is_active):  # step 6
+        raise InvalidToken("The token is invalid or has expired.")  # step 6
+    return user  # step 6
 
 
-CurrentUser = Annotated[User, Depends(get_current_user)]
+CurrentUser = Annotated[User, Depends(get_current_user)]  # step 6

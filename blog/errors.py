@@ -21,7 +21,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from blog.headers import security_headers
+from blog.headers import security_headers  # step 14
 
 logger = logging.getLogger(__name__)
 
@@ -203,8 +203,9 @@ async def handle_database_error(request: Request, error: Exception) -> JSONRespo
 
 async def handle_unexpected_error(request: Request, error: Exception) -> JSONResponse:
     logger.exception("unhandled error during %s %s", request.method, request.url.path)
+    headers: dict[str, str] = {}
     # This answer is sent from outside every middleware, so it adds their headers itself.
-    headers = security_headers(request.url.path)
+    headers |= security_headers(request.url.path)  # step 14
     request_id = getattr(request.state, "request_id", None)
     if request_id:
         headers["X-Request-ID"] = request_id

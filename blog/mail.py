@@ -1,4 +1,4 @@
-"""Email: the welcome message after registration and the password-reset token, as background tasks.
+"""Email: the welcome message after registration, sent as a background task.
 
 Lesson: work the response does not need to wait for. `register` adds `send_welcome_email` to
 FastAPI's `BackgroundTasks`; it runs after the 201 has gone out, in the threadpool (smtplib is
@@ -6,7 +6,8 @@ blocking). A failure here must never undo or fail the request, so it is caught a
 The backend comes from settings: `console` logs the message (in development only; elsewhere it
 logs just the user's id, since logs are kept and addresses are personal data), `smtp` sends it
 through any SMTP server (host, port, login, STARTTLS). Logs name users by id, never by address.
-The texts are templates in `blog/emails/`.
+The texts are templates in `blog/emails/`; account recovery (`blog/users/recovery.py`) sends its
+reset tokens through `email_to` and `deliver` too.
 
 When to move to a real queue: BackgroundTasks live in the web process, so a restart loses the work
 and nothing retries. Once an email *must* arrive, or jobs need retries, schedules or their own
@@ -57,14 +58,6 @@ def send_welcome_email(user_id: int, to: str, username: str) -> None:
     """Send (or, with the console backend, log) the welcome email; never raise."""
     welcome = email_to(to, f"Welcome to blog, {username}!", "welcome", username=username)
     deliver(user_id, welcome, "welcome email")
-
-
-def send_password_reset_email(user_id: int, to: str, username: str, token: str) -> None:
-    """Send (or, with the console backend, log) a password-reset token; never raise."""
-    minutes = settings.password_reset_minutes
-    values = {"username": username, "token": token, "minutes": minutes}
-    reset = email_to(to, "Reset your blog password", "password_reset", **values)
-    deliver(user_id, reset, "password reset email")
 
 
 def deliver(user_id: int, message: EmailMessage, what: str) -> None:

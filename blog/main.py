@@ -16,20 +16,25 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 
-from blog.body_limit import BodySizeLimit
-from blog.capacity import size_the_thread_pool
-from blog.comments.router import comments_router, post_comments_router  # step 4
+from blog.body_limit import BodySizeLimit  # step 14
+from blog.capacity import size_the_thread_pool  # step 15
+from blog.comments.router import comments_router, post_comments_router  # step 11
 from blog.config import settings
 from blog.database import describe_database
-from blog.errors import error_responses, install_error_handlers
-from blog.headers import SecurityHeaders
-from blog.health import router as health_router
-from blog.hub import notifications_across_processes  # step 2
-from blog.logs import RequestLogMiddleware, configure_logging
-from blog.posts.router import router as posts_router  # step 3
-from blog.rate_limits import counters_for  # step 2
-from blog.realtime import router as realtime_router  # step 2
-from blog.users.router import auth_router, users_router  # step 2
+from blog.errors import error_responses, install_error_handlers  # step 3
+from blog.headers import SecurityHeaders  # step 14
+from blog.health import router as health_router  # step 2
+from blog.hub import notifications_across_processes  # step 18
+from blog.logs import RequestLogMiddleware, configure_logging  # step 13
+from blog.notifications import router as notifications_router  # step 18
+from blog.posts.router import router as posts_router  # step 10
+from blog.rate_limits import counters_for  # step 16
+from blog.realtime import router as realtime_router  # step 9
+from blog.users.recovery import router as recovery_router  # step 17
+from blog.users.router import (
+    auth_router,  # step 5
+    users_router,  # step 4
+)
 
 logger = logging.getLogger("blog")
 
@@ -42,14 +47,11 @@ username) and password. Every error has the shape `{"detail": ..., "code": "..."
 
 
 TAGS = [
-    {"name": "auth", "description": "Register and log in: how you get a bearer token."},
-    {"name": "users", "description": "Your own account, and everyone's public profiles."},
-    {"name": "posts", "description": "The blog: anyone reads, authors edit and delete their own."},
-    {
-        "name": "comments",
-        "description": "Comments on posts: authors edit theirs; a post's author may delete any.",
-    },
-    {"name": "health", "description": "Is the API up, and can it reach its database?"},
+    {"name": "auth", "description": "Register and log in: how you get a bearer token."},  # step 5
+    {"name": "users", "description": "Your own account, and everyone's profiles."},  # step 4
+    {"name": "posts", "description": "Anyone reads; authors edit and delete theirs."},  # step 10
+    {"name": "comments", "description": "Comments on posts, by their authors."},  # step 11
+    {"name": "health", "description": "Is the API up, and can it reach its database?"},  # step 2
 ]
 
 
@@ -61,21 +63,18 @@ def operation_id(route: APIRoute) -> str:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """What the app holds while it runs: made at start-up, let go at shutdown."""
-    logger.info(
-        "blog starting: environment=%s database=%s notifications=%s",
-        settings.environment,
-        describe_database(settings.database_url),
-        "redis" if settings.redis_url else "in-process",
-    )
-    size_the_thread_pool()
+    where = describe_database(settings.database_url)
+    logger.info("blog starting: environment=%s database=%s", settings.environment, where)
+    size_the_thread_pool()  # step 15
     async with AsyncExitStack() as running:
-        app.state.rate_limit_counters = counters_for(settings.redis_url)  # step 2
-        await running.enter_async_context(notifications_across_processes())  # step 2
+        app.state.rate_limit_counters = counters_for(settings.redis_url)  # step 16
+        await running.enter_async_context(notifications_across_processes())  # step 18
         yield
 
 
 def create_app() -> FastAPI:
-    configure_logging(json_lines=settings.environment == "production", level=settings.log_level)
+    json_lines = settings.environment == "production"  # step 13
+    configure_logging(json_lines=json_lines, level=settings.log_level)  # step 13
     app = FastAPIOffline(
         title="blog",
         version="1.0.0",
@@ -84,13 +83,13 @@ def create_app() -> FastAPI:
         openapi_tags=TAGS,
         generate_unique_id_function=operation_id,
         # Any route that needs the database may answer 503 (busy, or the database is down).
-        responses=error_responses(503),
+        responses=error_responses(503),  # step 3
         swagger_ui_parameters={"persistAuthorization": True},
         # `/posts/` is a 404: Starlette's redirect to `/posts` would take its host from the
         # request's Host header, which anyone can set (an open redirect).
         redirect_slashes=False,
     )
-    install_error_handlers(app)
+    install_error_handlers(app)  # step 3
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -100,16 +99,18 @@ def create_app() -> FastAPI:
         )
     # The last added is the outermost: the request log times everything, every response gets
     # the security headers, and an oversized body is refused before anything else runs.
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(SecurityHeaders)
-    app.add_middleware(RequestLogMiddleware)
-    app.include_router(health_router)
-    app.include_router(auth_router)  # step 2
-    app.include_router(users_router)  # step 2
-    app.include_router(realtime_router)  # step 2
-    app.include_router(posts_router)  # step 3
-    app.include_router(post_comments_router)  # step 4
-    app.include_router(comments_router)  # step 4
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)  # step 14
+    app.add_middleware(SecurityHeaders)  # step 14
+    app.add_middleware(RequestLogMiddleware)  # step 13
+    app.include_router(health_router)  # step 2
+    app.include_router(auth_router)  # step 5
+    app.include_router(recovery_router)  # step 17
+    app.include_router(users_router)  # step 4
+    app.include_router(realtime_router)  # step 9
+    app.include_router(notifications_router)  # step 18
+    app.include_router(posts_router)  # step 10
+    app.include_router(post_comments_router)  # step 11
+    app.include_router(comments_router)  # step 11
     return app
 
 

@@ -103,15 +103,6 @@ def forget_login_attempts(counters: Counters, account: str, client: str) -> None
     counters.run(lambda limiter: limiter.clear(login_limit(), "login", account, client))
 
 
-def count_password_reset(counters: Counters, email: str, client: str) -> None:
-    """Count a reset request for `email` from `client`, or 429 once either has had its share
-    this hour: one client cannot flood many inboxes, many clients cannot flood one."""
-    per_client = RateLimitItemPerHour(settings.password_reset_max_per_client)
-    count_or_refuse(counters, per_client, ["reset", "client", client], "password-reset requests")
-    per_email = RateLimitItemPerHour(settings.password_reset_max_per_email)
-    count_or_refuse(counters, per_email, ["reset", email], "password-reset requests")
-
-
 def count_registration(counters: RateLimitCounters, client: ClientAddress) -> None:
     """Count a registration from `client`, or 429 if it has had its share this hour."""
     per_hour = RateLimitItemPerHour(settings.register_max_per_client)

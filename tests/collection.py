@@ -4,8 +4,10 @@ Lesson: a suite grows tests that need more than Python: a PostgreSQL server (`te
 with TEST_DATABASE_URL), Redis (`tests/redis/`, with TEST_REDIS_URL), Debian's Chromium
 (`tests/browser/`). Without what they need they are not collected, except that CI, which installs
 Chromium, fails rather than test less. With `-m "not slow"` the modules whose every test is slow
-are not even imported. Two rules keep every test honest: a log line that cannot be written fails
-the test that wrote it, and the root logger's handlers are put back after each test.
+are not even imported. `tests/exercises/` is never collected here: its tests fail until a
+student solves them (`tests/test_lessons.py` runs each on its lesson's checkpoint). Two rules
+keep every test honest: a log line that cannot be written fails the test that wrote it, and the
+root logger's handlers are put back after each test.
 """
 
 import logging
@@ -18,7 +20,7 @@ import pytest
 # Read here, not from `tests.helpers`: a plugin loads before conftest.py sets the app's settings.
 NEEDS = {"postgres": os.environ.get("TEST_DATABASE_URL"), "redis": os.environ.get("TEST_REDIS_URL")}
 # schemathesis builds its cases while its module is collected, before deselection could drop them.
-ONLY_SLOW_TESTS = {"test_api_contract.py", "test_lessons.py", "test_docs_in_chromium.py"}
+ONLY_SLOW_TESTS = {"test_api_contract.py", "test_docs_in_chromium.py"}
 CHROMIUM = Path("/usr/bin/chromium")
 
 if not CHROMIUM.exists() and os.environ.get("CI"):
@@ -27,6 +29,8 @@ if not CHROMIUM.exists() and os.environ.get("CI"):
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
     if collection_path.name in NEEDS and not NEEDS[collection_path.name]:
+        return True
+    if collection_path.name == "exercises":  # they fail until a student solves them
         return True
     if collection_path.name == "browser" and not CHROMIUM.exists():
         return True

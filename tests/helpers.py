@@ -21,12 +21,13 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope
 from aiosmtpd.smtp import Session as SMTPSession
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, make_url, text
-from sqlmodel import SQLModel, create_engine
+from sqlmodel import Session, SQLModel, create_engine
 
 from blog.config import normalise_database_url, settings
-from blog.database import enable_sqlite_foreign_keys
+from blog.database import enable_sqlite_foreign_keys, get_engine, get_session
 from tests.servers import free_port
 
 PASSWORD = "correct horse battery"
@@ -103,6 +104,21 @@ def count_statements(engine: Engine) -> Iterator[list[str]]:
         yield statements
     finally:
         event.remove(engine, "before_cursor_execute", record)
+
+
+@contextmanager
+def an_unreachable_database(app: FastAPI) -> Iterator[None]:
+    """The app's sessions and engine on a database that cannot be opened (no such directory)."""
+    engine = create_engine("sqlite:////nonexistent-directory/blog.db")
+
+    def unreachable_session() -> Iterator[Session]:
+        with Session(engine) as session:
+            yield session
+
+    app.dependency_overrides[get_engine] = lambda: engine
+    app.dependency_overrides[get_session] = unreachable_session
+    yield
+    engine.dispose()
 
 
 @contextmanager

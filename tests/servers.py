@@ -94,18 +94,20 @@ def memory_kib(pid: int, field: str = "VmRSS") -> int:
     raise RuntimeError(f"no {field} for process {pid}")
 
 
-def wait_until_healthy(base_url: str, server: subprocess.Popen[str], seconds: float = 30) -> None:
+def wait_until_healthy(
+    base_url: str, server: subprocess.Popen[str], seconds: float = 30, path: str = "/health"
+) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise AssertionError(f"the server exited with {server.returncode}")
         try:
-            if request(f"{base_url}/health")[0] == 200:
+            if request(f"{base_url}{path}")[0] == 200:
                 return
         except OSError:
             pass
         time.sleep(0.1)
-    raise AssertionError(f"no 200 from {base_url}/health within {seconds} s")
+    raise AssertionError(f"no 200 from {base_url}{path} within {seconds} s")
 
 
 @contextmanager

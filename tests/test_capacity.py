@@ -21,22 +21,21 @@ import anyio
 import anyio.to_thread
 import bcrypt
 import pytest
-from fastapi import WebSocketDisconnect
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from blog import capacity, database
 from blog.capacity import a_slot_of
-from blog.config import Settings, cgroup_cpu_quota, settings
+from blog.config import Settings, settings
+from blog.cpus import cgroup_cpu_quota
+from blog.database import make_engine
 from blog.errors import ServerBusy
 from blog.main import app
 from tests.helpers import (
     PASSWORD,
     TEST_DATABASE_URL,
-    Account,
     assert_error,
-    create_post,
     fresh_postgres_database,
     register,
 )
@@ -64,36 +63,10 @@ def test_a_slot_is_held_by_one_holder_at_a_time_and_a_newcomer_waits_then_is_ref
     assert anyio.run(two_holders_of_one_slot) == ["second holder refused", "free again"]
 
 
-@pytest.fixture
-def no_hash_slot_free(monkeypatch: pytest.MonkeyPatch) -> None:
+def take_every_hash_slot(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No password-hash slot comes free: a route that hashes waits briefly, then answers 503."""
     monkeypatch.setattr(capacity, "password_hash_slots", anyio.Semaphore(0))
     monkeypatch.setattr(settings, "password_hash_timeout", 0.01)
-
-
-def test_while_every_hash_slot_is_taken_routes_that_hash_answer_503_and_reads_go_on(
-    client: TestClient, user: Account, no_hash_slot_free: None
-) -> None:
-    change = {"current_password": PASSWORD, "new_password": "a brand new secret"}
-    new_account = {"email": "grace@example.com", "username": "grace", "password": PASSWORD}
-    assert_busy(client.post("/auth/login", data={"username": "ada", "password": PASSWORD}))
-    assert_busy(client.post("/auth/register", json=new_account))
-    assert_busy(client.post("/users/me/password", headers=user.headers, json=change))
-    assert_busy(client.patch("/users/me", headers=user.headers, json={"bio": "hi"}))
-    reset = {"token": "x" * 43, "new_password": "a brand new secret"}
-    assert_busy(client.post("/auth/password-reset/confirm", json=reset))
-    # Nothing else waits for a hash slot: reads, and writes that hash nothing.
-    assert client.get("/users").json()["total"] == 1  # grace was not registered
-    assert client.get("/users/me", headers=user.headers).status_code == 200
-    assert client.post("/posts", headers=user.headers, json={"title": "t", "body": "b"}).is_success
-
-
-def test_a_registration_over_its_limit_is_refused_before_it_waits_for_a_hash_slot(
-    client: TestClient, no_hash_slot_free: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(settings, "register_max_per_client", 1)
-    account = {"email": "grace@example.com", "username": "grace", "password": PASSWORD}
-    assert_busy(client.post("/auth/register", json=account))  # counted, then no slot came free
-    assert_error(client.post("/auth/register", json=account), 429, "rate_limited")
 
 
 def test_every_bcrypt_computation_runs_while_its_request_holds_a_hash_slot(
@@ -133,31 +106,9 @@ def own_sessions(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Te
         yield client
 
 
-def test_while_every_session_is_taken_a_request_answers_503_and_health_still_answers(
-    own_sessions: TestClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    ada = register(own_sessions, "ada")
-    post = create_post(own_sessions, ada)
-    monkeypatch.setattr(database, "session_slots", anyio.Semaphore(0))
-    monkeypatch.setattr(settings, "database_pool_timeout", 0.01)
-    assert_busy(own_sessions.get("/posts"))
-    edit = own_sessions.patch(f"/posts/{post['id']}", headers=ada.headers, json={"title": "x"})
-    assert_busy(edit)
-    assert own_sessions.get("/health").json() == {"ok": True, "database": "ok"}
-    url = f"/ws/notifications?token={ada.token}"
-    with (
-        own_sessions.websocket_connect(url) as socket,
-        pytest.raises(WebSocketDisconnect) as closed,
-    ):
-        socket.receive_json()
-    assert closed.value.code == 1013  # try again later
-    monkeypatch.setattr(database, "session_slots", anyio.Semaphore(1))
-    assert own_sessions.get(f"/posts/{post['id']}").json()["title"] == post["title"]
-
-
 def test_sessions_are_given_back(own_sessions: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     slots = anyio.Semaphore(2)
-    monkeypatch.setattr(database, "session_slots", slots)
+    monkeypatch.setattr(capacity, "session_slots", slots)
     ada = register(own_sessions, "ada")
     for _ in range(5):
         assert own_sessions.get("/posts").status_code == 200
@@ -185,7 +136,7 @@ def test_the_event_loop_gets_worker_threads_as_the_settings_say(
     ("environment", "says"),
     [
         ({"DATABASE_POOL_SIZE": "1", "DATABASE_MAX_OVERFLOW": "0"}, "at least 2"),
-        ({"WORKER_THREADS": "14"}, "WORKER_THREADS must be more than the 14 database sessions"),
+        ({"WORKER_THREADS": "14"}, "WORKER_THREADS must be more than the database sessions"),
         ({"PASSWORD_HASH_CONCURRENCY": "15"}, "PASSWORD_HASH_CONCURRENCY must be less"),
     ],
 )
@@ -283,3 +234,28 @@ def test_forty_simultaneous_signed_in_writes_are_each_answered_with_a_2xx_or_ser
     assert {body["code"] for body in busy} <= {"server_busy"}, busy
     assert statuses[200] + statuses[201] > 0, answers
     assert request(f"{small_server}/health")[0] == 200
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("database_pool_size", 0),
+        ("database_max_overflow", -1),
+        ("database_pool_timeout", 0),
+        ("database_connect_timeout", 1),  # PostgreSQL's client waits at least 2 s anyway
+        ("health_check_timeout", 0),
+    ],
+)
+def test_pool_and_timeout_settings_are_bounded(setting: str, value: float) -> None:
+    with pytest.raises(ValidationError):
+        values: dict[str, Any] = {setting: value}
+        Settings(_env_file=None, **values)
+
+
+def test_postgres_engines_take_pool_settings_from_settings() -> None:
+    engine = make_engine("postgresql+psycopg2://user:pw@127.0.0.1:1/blog")
+    assert engine.pool.size() == 5  # type: ignore[attr-defined]
+    assert engine.pool._max_overflow == 10  # type: ignore[attr-defined]
+    assert engine.pool._timeout == 10  # type: ignore[attr-defined]
+    assert engine.pool._pre_ping
+    engine.dispose()

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from blog.config import settings
+from blog.config import Settings, settings
 from blog.database import describe_database, get_session, make_engine
 from blog.logs import JsonFormatter, RedactTokens, RequestIdFilter, configure_logging
 from blog.main import app, create_app
@@ -208,3 +208,7 @@ def test_an_email_shown_on_the_console_keeps_its_token() -> None:
     RedactTokens().filter(other)
     assert email.getMessage() == "email to a@x.test:\ntoken=abc"
     assert other.getMessage() == "token=[redacted]"
+
+
+def test_log_level_is_case_insensitive() -> None:
+    assert Settings(_env_file=None, log_level="debug").log_level == "DEBUG"

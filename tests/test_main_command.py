@@ -10,7 +10,9 @@ import uvicorn
 from sqlalchemy import create_engine, inspect
 
 import blog.__main__ as blog_main
-from blog.config import settings
+from blog.config import (
+    settings,
+)
 from tests.helpers import PASSWORD
 from tests.servers import (
     REPO_ROOT,
@@ -117,20 +119,35 @@ def test_an_unreachable_database_stops_start_up_with_one_line(tmp_path: Path) ->
 
 
 @pytest.mark.slow  # starts a server or a Python process
-def test_an_unparsable_database_url_stops_start_up_with_one_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("wrong", "line"),
+    [
+        (
+            {"DATABASE_URL": "not a url, password=hunter2"},
+            "Invalid configuration: DATABASE_URL: is not a database URL "
+            "(like postgresql://user:pass@host/db)",
+        ),
+        (
+            {"ENVIRONMENT": "production", "JWT_SECRET": "short"},
+            "Invalid configuration: JWT_SECRET must be set to at least 32 bytes when "
+            "ENVIRONMENT=production (generate one with: "
+            'python -c "import secrets; print(secrets.token_urlsafe(32))")',
+        ),
+    ],
+)
+def test_a_wrong_setting_stops_start_up_with_one_line(
+    tmp_path: Path, wrong: dict[str, str], line: str
+) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "blog"],
         cwd=tmp_path,
-        env=environment_for_a_fresh_checkout(DATABASE_URL="not a url, password=hunter2"),
+        env=environment_for_a_fresh_checkout(**wrong),
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines() == [
-        "Invalid configuration: DATABASE_URL: is not a database URL "
-        "(like postgresql://user:pass@host/db)"
-    ]
+    assert result.stderr.strip().splitlines() == [line]
 
 
 @pytest.mark.slow  # starts a server or a Python process

@@ -14,12 +14,19 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 import blog.users.recovery
-import blog.users.router
 from blog.config import settings
 from blog.database import utc_now
 from blog.main import app
 from blog.users.models import PasswordResetToken
-from tests.helpers import Account, Inbox, assert_error, count_statements, smtp_inbox
+from tests.helpers import (
+    PASSWORD,
+    Account,
+    Inbox,
+    assert_error,
+    count_statements,
+    smtp_inbox,
+)
+from tests.test_capacity import assert_busy, take_every_hash_slot
 
 
 @pytest.fixture
@@ -100,7 +107,7 @@ def test_the_request_itself_does_no_per_account_work(
     email happen in the background task, after the answer has gone."""
     scheduled: list[str] = []
     monkeypatch.setattr(
-        blog.users.router, "send_password_reset", lambda _session, email: scheduled.append(email)
+        blog.users.recovery, "send_password_reset", lambda _session, email: scheduled.append(email)
     )
     for email in (user.email, "nobody@example.com"):
         with count_statements(engine) as statements:
@@ -274,3 +281,21 @@ def test_expired_tokens_of_every_account_go_when_a_new_one_is_made(
     ask_for_reset(client, other_user.email)
     stored = session.exec(select(PasswordResetToken)).all()
     assert [token.user_id for token in stored] == [other_user.id]
+
+
+def test_while_every_hash_slot_is_taken_routes_that_hash_answer_503_and_reads_go_on(
+    client: TestClient, user: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    take_every_hash_slot(monkeypatch)
+    change = {"current_password": PASSWORD, "new_password": "a brand new secret"}
+    new_account = {"email": "grace@example.com", "username": "grace", "password": PASSWORD}
+    assert_busy(client.post("/auth/login", data={"username": "ada", "password": PASSWORD}))
+    assert_busy(client.post("/auth/register", json=new_account))
+    assert_busy(client.post("/users/me/password", headers=user.headers, json=change))
+    assert_busy(client.patch("/users/me", headers=user.headers, json={"bio": "hi"}))
+    reset = {"token": "x" * 43, "new_password": "a brand new secret"}
+    assert_busy(client.post("/auth/password-reset/confirm", json=reset))
+    # Nothing else waits for a hash slot: reads, and writes that hash nothing.
+    assert client.get("/users").json()["total"] == 1  # grace was not registered
+    assert client.get("/users/me", headers=user.headers).status_code == 200
+    assert client.post("/posts", headers=user.headers, json={"title": "t", "body": "b"}).is_success

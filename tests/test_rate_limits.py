@@ -4,6 +4,7 @@ Retry-After; the counting falls back to the process when Redis fails."""
 import logging
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import bcrypt
 import limits.storage.memory
@@ -14,12 +15,21 @@ from limits.storage import Storage, storage_from_string
 from sqlmodel import Session, func, select
 
 import blog.rate_limits
-from blog.config import settings
+from blog.config import (
+    Settings,
+    settings,
+)
 from blog.errors import RateLimited
 from blog.main import app
 from blog.rate_limits import Counters, count_or_refuse
 from blog.users.models import User
-from tests.helpers import PASSWORD, Account, assert_error
+from tests.helpers import (
+    PASSWORD,
+    Account,
+    assert_error,
+)
+from tests.test_capacity import assert_busy, take_every_hash_slot
+from tests.test_users import change_email
 
 WRONG = "not the password"
 
@@ -168,3 +178,57 @@ def test_counting_carries_on_in_the_process_when_redis_fails(
         counters.run(lambda limiter: limiter.clear(two_a_minute, "key"))
         count_or_refuse(counters, two_a_minute, ["key"], "tries")
     assert "counting in this process" in caplog.text
+
+
+def test_the_hardening_defaults() -> None:
+    defaults = {name: field.default for name, field in Settings.model_fields.items()}
+    assert defaults["max_body_bytes"] == 1024 * 1024
+    assert defaults["database_statement_timeout"] == 10
+    assert (defaults["login_max_failures"], defaults["login_window_seconds"]) == (10, 900)
+    assert defaults["register_max_per_client"] == 20
+
+
+def test_guessing_the_current_password_counts_as_failed_logins(
+    client: TestClient, user: Account
+) -> None:
+    """A stolen token is no way around the login limit: 429 after `LOGIN_MAX_FAILURES`."""
+    for attempt in range(settings.login_max_failures):
+        guess = f"guess number {attempt}"
+        response = (
+            change_email(client, user, current_password=guess)
+            if attempt % 2
+            else client.post(
+                "/users/me/password",
+                headers=user.headers,
+                json={"current_password": guess, "new_password": "battery staple 42"},
+            )
+        )
+        assert_error(response, 400, "wrong_password")
+    assert_error(change_email(client, user, current_password=user.password), 429, "rate_limited")
+    form = {"username": user.username, "password": user.password}
+    assert_error(client.post("/auth/login", data=form), 429, "rate_limited")
+
+
+def test_the_right_current_password_forgets_earlier_guesses(
+    client: TestClient, user: Account
+) -> None:
+    def guess(password: str, email: str = "new@example.com") -> Any:
+        body = {"email": email, "current_password": password}
+        return client.patch("/users/me", headers=user.headers, json=body)
+
+    for _ in range(settings.login_max_failures - 1):
+        assert_error(guess("nope nope"), 400, "wrong_password")
+    assert guess(user.password).status_code == 200
+    # Counting starts again: these would be 429s had the earlier guesses still counted.
+    for _ in range(2):
+        assert_error(guess("nope nope", "newer@example.com"), 400, "wrong_password")
+
+
+def test_a_registration_over_its_limit_is_refused_before_it_waits_for_a_hash_slot(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    take_every_hash_slot(monkeypatch)
+    monkeypatch.setattr(settings, "register_max_per_client", 1)
+    account = {"email": "grace@example.com", "username": "grace", "password": PASSWORD}
+    assert_busy(client.post("/auth/register", json=account))  # counted, then no slot came free
+    assert_error(client.post("/auth/register", json=account), 429, "rate_limited")

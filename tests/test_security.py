@@ -2,64 +2,20 @@
 
 from datetime import UTC, datetime, timedelta, timezone
 
-import jwt
 import pytest
 from sqlmodel import Session
 
-from blog.config import settings
+from blog.config import Settings, load_settings
 from blog.database import UTCDateTime, utc_now
 from blog.security import (
-    create_access_token,
-    decode_access_token,
     hash_password,
-    verify_password,
 )
 from blog.users.models import User
-
-
-def test_a_hash_verifies_its_password_only() -> None:
-    password_hash = hash_password("correct horse")
-    assert verify_password("correct horse", password_hash)
-    assert not verify_password("correct horsE", password_hash)
 
 
 def test_hashing_a_password_bcrypt_would_truncate_is_refused() -> None:
     with pytest.raises(ValueError, match="72 bytes"):
         hash_password("a" * 73)
-
-
-def test_a_password_bcrypt_would_truncate_never_verifies() -> None:
-    assert not verify_password("a" * 73, hash_password("a" * 72))
-
-
-def test_a_token_decodes_to_its_user_id_and_token_version() -> None:
-    claims = decode_access_token(create_access_token(42, 7))
-    assert claims is not None
-    assert (claims.user_id, claims.token_version) == (42, 7)
-
-
-def signed(claims: dict[str, object]) -> str:
-    fresh = {"iat": utc_now(), "exp": utc_now() + timedelta(minutes=5), **claims}
-    return jwt.encode(fresh, settings.jwt_secret_value, algorithm=settings.jwt_algorithm)
-
-
-@pytest.mark.parametrize(
-    "claims",
-    [
-        {"sub": "42"},  # no version
-        {"sub": "0", "ver": 0},  # no id is 0
-        {"sub": "-5", "ver": 0},
-        {"sub": str(2**31), "ver": 0},  # more than an id column holds
-        {"sub": "ada", "ver": 0},
-        {"sub": "42", "ver": "new"},
-    ],
-)
-def test_a_signed_token_with_unusable_claims_is_invalid(claims: dict[str, object]) -> None:
-    assert decode_access_token(signed(claims)) is None
-
-
-def test_a_garbage_token_is_invalid() -> None:
-    assert decode_access_token("not.a.token") is None
 
 
 def test_timestamps_round_trip_as_aware_utc(session: Session) -> None:
@@ -99,3 +55,23 @@ def test_timestamps_from_another_time_zone_are_returned_in_utc() -> None:
     )
     assert returned == datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
     assert returned is not None and returned.tzinfo is UTC
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"), [("JWT_EXPIRES_MINUTES", "0"), ("BCRYPT_ROUNDS", "3")]
+)
+def test_the_token_and_hash_settings_are_bounded(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SystemExit, match=f"Invalid configuration: {variable}:"):
+        load_settings()
+
+
+def test_defaults_are_a_local_sqlite_file_and_an_hour_long_token() -> None:
+    settings = Settings(_env_file=None)
+    # Read from the environment the tests set up, so only check the ones they leave alone.
+    assert settings.jwt_algorithm == "HS256"
+    assert settings.jwt_expires_minutes == 60
+    assert Settings.model_fields["database_url"].default == "sqlite:///./blog.db"
+    assert Settings.model_fields["bcrypt_rounds"].default == 12

@@ -11,11 +11,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from blog import realtime
+import blog.notifications
 from blog.hub import hub
 from blog.users.models import User
 from tests.helpers import PASSWORD, Account, assert_error, count_statements, register
-from tests.test_realtime import closed_with, notifications
+from tests.test_notifications import notifications
+from tests.test_websockets import closed_with
 
 
 def login(client: TestClient, account: Account, password: str = PASSWORD) -> str:
@@ -146,7 +147,7 @@ def test_a_logout_while_the_socket_opens_still_closes_it(
 ) -> None:
     """The logout lands between the socket's token check and its joining the hub, so the
     broadcast misses it: the second check, once it has joined, closes it."""
-    real_check = realtime.active_user_id
+    real_check = blog.notifications.active_user_id
     checks = 0
 
     def check_then_log_out(app_engine: Engine, token: str | None) -> int | None:
@@ -157,7 +158,7 @@ def test_a_logout_while_the_socket_opens_still_closes_it(
             end_tokens_behind_its_back(engine, user.id)
         return found
 
-    monkeypatch.setattr(realtime, "active_user_id", check_then_log_out)
+    monkeypatch.setattr(blog.notifications, "active_user_id", check_then_log_out)
     with client.websocket_connect(f"/ws/notifications?token={user.token}") as socket:
         closed_with(socket, 1008)
     assert checks == 2
@@ -194,7 +195,7 @@ def test_a_socket_closed_by_a_logout_while_it_checks_again_is_closed_once(
     """The logout's broadcast reaches the hub while the socket's second check runs: the hub
     closes the socket, and the route, finding the token ended too, does not close it again
     (a second close raised, and logged an ERROR with a traceback)."""
-    real_check = realtime.active_user_id
+    real_check = blog.notifications.active_user_id
     checks = 0
 
     def check_while_logging_out(app_engine: Engine, token: str | None) -> int | None:
@@ -205,7 +206,7 @@ def test_a_socket_closed_by_a_logout_while_it_checks_again_is_closed_once(
             anyio.from_thread.run(hub.sign_out, user.id)  # closes this socket
         return real_check(app_engine, token)
 
-    monkeypatch.setattr(realtime, "active_user_id", check_while_logging_out)
+    monkeypatch.setattr(blog.notifications, "active_user_id", check_while_logging_out)
     url = f"/ws/notifications?token={user.token}"
     with caplog.at_level(logging.ERROR), client.websocket_connect(url) as socket:
         closed_with(socket, 1008)

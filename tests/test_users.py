@@ -1,11 +1,15 @@
 """Your own account (`/users/me`) and everyone's public profiles (`/users`)."""
 
+from typing import Any
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from blog.users.models import User
 from tests.helpers import PASSWORD, Account, assert_error, register
+from tests.test_auth import get_me
+from tests.test_passwords import refusal
 
 PUBLIC_FIELDS = {"id", "username", "bio", "created_at"}
 
@@ -255,3 +259,69 @@ def test_list_users_rejects_out_of_range_paging(client: TestClient, query: str) 
 
 def test_list_users_accepts_the_largest_page(client: TestClient) -> None:
     assert client.get("/users?limit=100").json()["limit"] == 100
+
+
+def test_the_token_of_a_deleted_user_is_rejected(client: TestClient, user: Account) -> None:
+    assert client.delete("/users/me", headers=user.headers).status_code == 204
+    assert_error(get_me(client, user.token), 401, "invalid_token")
+
+
+def test_a_wrong_method_names_every_method_the_path_has(client: TestClient) -> None:
+    response = client.put("/users/me")  # three routes share this path
+    assert_error(response, 405, "method_not_allowed")
+    assert response.headers["Allow"] == "DELETE, GET, PATCH"
+
+
+def test_changing_the_password_follows_the_rules(client: TestClient, user: Account) -> None:
+    for new_password, says in [
+        ("password1", "most common"),
+        ("ada@example.com", "username or your email"),
+        ("ADA", "8 to 72 bytes"),
+    ]:
+        response = client.post(
+            "/users/me/password",
+            headers=user.headers,
+            json={"current_password": user.password, "new_password": new_password},
+        )
+        assert says in refusal(response, "new_password")
+    # Refused changes changed nothing: the token and the old password still work.
+    assert client.get("/users/me", headers=user.headers).status_code == 200
+
+
+def test_a_new_email_needs_the_current_password(
+    client: TestClient, user: Account, session: Session
+) -> None:
+    assert_error(change_email(client, user), 400, "wrong_password")
+    assert_error(
+        change_email(client, user, current_password="wrong password"), 400, "wrong_password"
+    )
+    stored = session.get(User, user.id)
+    assert stored is not None and stored.email == user.email  # nothing changed
+    response = change_email(client, user, current_password=user.password)
+    assert response.status_code == 200
+    assert response.json()["email"] == "new@example.com"
+    assert "current_password" not in response.json()
+
+
+def test_a_taken_email_is_not_revealed_without_the_password(
+    client: TestClient, user: Account, other_user: Account
+) -> None:
+    body = {"email": other_user.email}
+    assert_error(client.patch("/users/me", headers=user.headers, json=body), 400, "wrong_password")
+
+
+def test_username_bio_and_the_same_email_need_no_password(
+    client: TestClient, user: Account
+) -> None:
+    for change in (
+        {"username": "countess"},
+        {"bio": "Notes on the engine."},
+        {"email": user.email},
+    ):
+        response = client.patch("/users/me", headers=user.headers, json=change)
+        assert response.status_code == 200, change
+
+
+def change_email(client: TestClient, user: Account, **extra: str) -> Any:
+    body = {"email": "new@example.com", **extra}
+    return client.patch("/users/me", headers=user.headers, json=body)

@@ -12,7 +12,7 @@ route, or the cascade of a deleted account). The migration creates them; so does
 """
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AfterValidator, StringConstraints, field_validator
 from pydantic.json_schema import SkipJsonSchema
@@ -111,17 +111,6 @@ class CommentUpdate(SQLModel):
     @classmethod
     def not_null(cls, value: str | None) -> str:
         return reject_null(value)
-
-
-class CommentCreatedEvent(SQLModel):
-    """Pushed to a post's author over `/ws/notifications` when someone else comments on it;
-    read from the new `Comment` (`CommentCreatedEvent.model_validate(comment)`)."""
-
-    type: Literal["comment.created"] = "comment.created"
-    post_id: int
-    comment_id: int = Field(validation_alias="id")
-    commenter: UserPublic = Field(validation_alias="author")
-    created_at: datetime
 
 
 class CommentPublic(CommentBase):

@@ -10,20 +10,25 @@ background task that runs once the answer has gone out.
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, status
+from fastapi import (
+    APIRouter,
+    BackgroundTasks,  # step 18
+    Depends,
+    status,
+)
 from sqlmodel import col, select
 
 from blog.comments.models import (
     Comment,
     CommentCreate,
-    CommentCreatedEvent,
     CommentPublic,
     CommentUpdate,
 )
 from blog.database import new_row_times
 from blog.deps import CurrentUser, IdPath, SessionDep
 from blog.errors import Forbidden, NotFound, error_responses
-from blog.hub import hub
+from blog.hub import hub  # step 18
+from blog.notifications import CommentCreatedEvent  # step 18
 from blog.pagination import Page, Pagination, count_up_to_cap
 from blog.posts.models import Post
 from blog.posts.router import PostInPath
@@ -96,17 +101,18 @@ def create_comment(
     user: CurrentUser,
     post: PostInPath,
     session: SessionDep,
-    background_tasks: BackgroundTasks,
+    background_tasks: BackgroundTasks,  # step 18
 ) -> Comment:
-    """Comment on a post. The post's author, if it is someone else, is notified on
-    `/ws/notifications` (after the response has been sent)."""
+    """Comment on a post."""
     server_side = {"post_id": post.id, "author_id": user.id, **new_row_times()}
     comment = Comment.model_validate(payload, update=server_side)
     session.add(comment)
     commit_or_gone(session, user, NotFound("Post not found."))
-    if post.author_id != user.id:
-        event = CommentCreatedEvent.model_validate(comment)
-        background_tasks.add_task(hub.publish, post.author_id, event.model_dump(mode="json"))
+    # The post's author, if it is someone else, hears of it on `/ws/notifications`, after the
+    # response has been sent.
+    if post.author_id != user.id:  # step 18
+        event = CommentCreatedEvent.model_validate(comment).model_dump(mode="json")  # step 18
+        background_tasks.add_task(hub.publish, post.author_id, event)  # step 18
     return comment
 
 

@@ -4,21 +4,40 @@ Lesson: the routes in `router.py` say *what* happens to an account; the rules th
 An email and a username belong to one account each: checked before writing, for a clear 409, and
 enforced by the database's unique constraints for the race two simultaneous requests could still
 win. Ending every token of an account (logout, a password change, a reset) moves its token version
-on, spends its reset tokens and closes its notification sockets. Re-entering the current password
-(a password or email change) counts as a login attempt, so a stolen token cannot guess it freely.
+on; later lessons make it spend the account's reset tokens and close its notification sockets too.
+Re-entering the current password (a password or email change) counts as a login attempt once
+logins are rate limited, so a stolen token cannot guess it freely.
 """
 
-from fastapi import BackgroundTasks
+from fastapi import BackgroundTasks  # step 7
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
-from sqlmodel import Session, col, select, update
+from sqlmodel import (
+    Session,
+    col,  # step 7
+    delete,  # step 17
+    select,
+    update,  # step 7
+)
 
-from blog.errors import EmailTaken, InvalidToken, ServerBusy, UsernameTaken, WrongPassword
-from blog.hub import hub
-from blog.rate_limits import Counters, count_login_attempt, forget_login_attempts
-from blog.security import create_access_token, verify_password
-from blog.users.models import Token, User
-from blog.users.recovery import forget_reset_tokens
+from blog.errors import (
+    EmailTaken,
+    InvalidToken,
+    ServerBusy,
+    UsernameTaken,
+    WrongPassword,  # step 7
+)
+from blog.hub import hub  # step 18
+from blog.rate_limits import Counters, count_login_attempt, forget_login_attempts  # step 16
+from blog.security import (
+    create_access_token,
+    verify_password,  # step 7
+)
+from blog.users.models import (
+    PasswordResetToken,  # step 17
+    Token,
+    User,
+)
 
 
 def ensure_available(session: Session, email: str, username: str, user_id: int | None) -> None:
@@ -52,31 +71,47 @@ def token_for(user: User) -> Token:
     return Token(access_token=create_access_token(user.id, user.token_version))
 
 
-def end_every_token(session: Session, user: User, background_tasks: BackgroundTasks) -> None:
-    """Every token issued to `user` so far stops working once this is committed, reset tokens
-    included, and their notification sockets close (after the response, on every process).
+# Every token issued to `user` so far stops working once this is committed. The version moves
+# on in SQL (`token_version + 1`), not from the value this request read: a logout and a login in
+# between must not end up with the very version written here. Call it before changing `user`:
+# its UPDATE first flushes what is pending.
+def end_every_token(  # step 7
+    session: Session,  # step 7
+    user: User,  # step 7
+    background_tasks: BackgroundTasks,  # step 7
+) -> None:  # step 7
+    assert user.id is not None  # step 7
+    next_version = User.token_version + 1  # step 7
+    by_id = col(User.id) == user.id  # step 7
+    moved = session.exec(update(User).where(by_id).values(token_version=next_version))  # step 7
+    if moved.rowcount == 0:  # step 7
+        raise InvalidToken("The account was deleted.")  # step 7
+    # Reset tokens emailed before end too.
+    forget_reset_tokens(session, user)  # step 17
+    # So do its notification sockets, after the response, on every process.
+    background_tasks.add_task(hub.sign_out, user.id)  # step 18
 
-    The version moves on in SQL (`token_version + 1`), not from the value this request read: a
-    logout and a login in between must not end up with the very version written here. Call it
-    before changing `user`: its UPDATE first flushes what is pending.
-    """
-    assert user.id is not None
-    moved = session.exec(
-        update(User).where(col(User.id) == user.id).values(token_version=User.token_version + 1)
-    )
-    if moved.rowcount == 0:
-        raise InvalidToken("The account was deleted.")
-    forget_reset_tokens(session, user)
-    background_tasks.add_task(hub.sign_out, user.id)
+
+# Every reset token of the account stops working (the caller commits): after a reset, a logout,
+# a password change or a new email, an older email must not open the account.
+def forget_reset_tokens(session: Session, user: User) -> None:  # step 17
+    of_the_account = col(PasswordResetToken.user_id) == user.id  # step 17
+    session.exec(delete(PasswordResetToken).where(of_the_account))  # step 17
 
 
-def check_current_password(
-    counters: Counters, client: str, user: User, password: str | None, wrong: str
-) -> None:
-    """400 `wrong_password` unless `password` is the account's. Guesses count against the
-    account's login limit (429 after `LOGIN_MAX_FAILURES`)."""
-    account = f"user:{user.id}"  # the key `login` counts this account's failures under
-    count_login_attempt(counters, account, client)
-    if password is None or not verify_password(password, user.password_hash):
-        raise WrongPassword(wrong)
-    forget_login_attempts(counters, account, client)
+# 400 `wrong_password` unless `password` is the account's. Once logins are limited, guesses
+# count against the account's login limit (429 after `LOGIN_MAX_FAILURES`).
+def check_current_password(  # step 7
+    user: User,  # step 7
+    password: str | None,  # step 7
+    wrong: str,  # step 7
+    *,  # step 16
+    counters: Counters,  # step 16
+    client: str,  # step 16
+) -> None:  # step 7
+    # The key `login` counts this account's failures under.
+    account = f"user:{user.id}"  # step 16
+    count_login_attempt(counters, account, client)  # step 16
+    if password is None or not verify_password(password, user.password_hash):  # step 7
+        raise WrongPassword(wrong)  # step 7
+    forget_login_attempts(counters, account, client)  # step 16

@@ -9,55 +9,32 @@ what goes out. Validation rules (email, username characters) live here, the pass
 """
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal  # step 5
 
-from email_validator import EmailNotValidError, validate_email
+from email_validator import EmailNotValidError, validate_email  # step 5
 from pydantic import (
-    AfterValidator,
-    BaseModel,
-    StringConstraints,
-    ValidationInfo,
-    WithJsonSchema,
-    field_validator,
+    AfterValidator,  # step 5
+    BaseModel,  # step 6
+    StringConstraints,  # step 5
+    ValidationInfo,  # step 5
+    WithJsonSchema,  # step 5
+    field_validator,  # step 5
 )
-from pydantic import Field as PydanticField
-from pydantic.json_schema import SkipJsonSchema
+from pydantic import Field as PydanticField  # step 6
+from pydantic.json_schema import SkipJsonSchema  # step 7
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapper
 from sqlmodel import Field, SQLModel
 
 from blog.database import UTCDateTime, utc_now
-from blog.fields import NO_NUL_CHARACTER, OPTIONAL_TEXT_SCHEMA, reject_null, trimmed_or_empty
-from blog.users.passwords import PERSONAL_PASSWORD, Password, is_personal
-
-USERNAME_PATTERN = r"^[A-Za-z0-9_]+$"
-
-
-def valid_email(value: str) -> str:
-    """The address, normalised and lower-cased, if its syntax is valid.
-
-    Only the syntax is checked: nothing is sent and no DNS is asked. The `.test` domain, reserved
-    for testing, is accepted (`ada@example.test`), so tests and demos need no real addresses.
-    """
-    try:
-        checked = validate_email(value, check_deliverability=False, test_environment=True)
-    except EmailNotValidError as error:
-        raise ValueError(f"not a valid email address: {error}") from None
-    return checked.normalized.lower()
-
-
-# Emails are stored lower-case, so uniqueness and login ignore case.
-Email = Annotated[
-    str,
-    StringConstraints(max_length=320),
-    AfterValidator(valid_email),
-    WithJsonSchema({"type": "string", "format": "email", "maxLength": 320}),
-]
-Username = Annotated[str, StringConstraints(min_length=3, max_length=30, pattern=USERNAME_PATTERN)]
-Bio = Annotated[
-    str, StringConstraints(max_length=500), AfterValidator(trimmed_or_empty), OPTIONAL_TEXT_SCHEMA
-]
+from blog.fields import (
+    NO_NUL_CHARACTER,  # step 6
+    OPTIONAL_TEXT_SCHEMA,  # step 7
+    reject_null,  # step 7
+    trimmed_or_empty,  # step 7
+)
+from blog.users.passwords import PERSONAL_PASSWORD, Password, is_personal  # step 5
 
 
 class UserBase(SQLModel):
@@ -91,122 +68,6 @@ def fill_username_key(_mapper: Mapper[User], _connection: Connection, user: User
     user.username_key = user.username.lower()
 
 
-class UserRegister(SQLModel):
-    model_config = {
-        "json_schema_extra": {
-            "examples": [
-                {"email": "ada@example.com", "username": "ada", "password": "correct horse battery"}
-            ]
-        }
-    }
-
-    email: Email
-    username: Username
-    password: Password
-
-    @field_validator("password")
-    @classmethod
-    def not_personal(cls, password: str, body: ValidationInfo) -> str:
-        if is_personal(password, body.data.get("username", ""), body.data.get("email", "")):
-            raise ValueError(PERSONAL_PASSWORD)
-        return password
-
-
-class LoginForm(BaseModel):
-    """The OAuth2 password form Swagger UI's Authorize dialog sends (other fields are ignored)."""
-
-    # At most an email's length: an unknown name is a rate-limit key for a while, so an unbounded
-    # one would let every guess park a megabyte in the counters.
-    username: str = PydanticField(
-        description="Your email or your username",
-        examples=["ada"],
-        max_length=320,
-        pattern=NO_NUL_CHARACTER,
-    )
-    password: str = PydanticField(examples=["correct horse battery"], pattern=NO_NUL_CHARACTER)
-
-
-class UserUpdateMe(SQLModel):
-    """What a user may change about themselves; every field optional (PATCH)."""
-
-    model_config = {
-        "json_schema_extra": {"examples": [{"bio": "I write about analytical engines."}]}
-    }
-
-    # `SkipJsonSchema[None]`: None is the "left out" default, but the schema does not offer null.
-    username: Username | SkipJsonSchema[None] = None
-    email: Email | SkipJsonSchema[None] = None
-    bio: Bio | SkipJsonSchema[None] = None
-    # A stolen token alone must not be enough to move the account to another address (from where
-    # a password reset would take it over), so a new email needs the password too.
-    current_password: str | SkipJsonSchema[None] = Field(
-        default=None, description="Your password: required when `email` changes"
-    )
-
-    @field_validator("username", "email", "bio", "current_password")
-    @classmethod
-    def not_null(cls, value: str | None) -> str:
-        return reject_null(value)
-
-
-class PasswordChange(SQLModel):
-    model_config = {
-        "json_schema_extra": {
-            "examples": [
-                {"current_password": "correct horse battery", "new_password": "battery staple 42"}
-            ]
-        }
-    }
-
-    current_password: str
-    new_password: Password
-
-
-class PasswordResetRequest(SQLModel):
-    model_config = {"json_schema_extra": {"examples": [{"email": "ada@example.com"}]}}
-
-    email: Email
-
-
-class PasswordResetRequested(SQLModel):
-    """The same answer whether or not an account has the email: the API does not say which."""
-
-    detail: str = (
-        "If an account has this email, a password-reset token is on its way to it. "
-        "Send it to POST /auth/password-reset/confirm with your new password."
-    )
-
-
-class PasswordResetConfirm(SQLModel):
-    model_config = {
-        "json_schema_extra": {
-            "examples": [
-                {
-                    "token": "paste the token from the email here (43 characters)",
-                    "new_password": "battery staple 42",
-                }
-            ]
-        }
-    }
-
-    # Any string: a token of the wrong length or alphabet is an invalid token (400), like a
-    # well-formed one that matches nothing, not a validation error.
-    token: str
-    new_password: Password
-
-
-class PasswordResetToken(SQLModel, table=True):
-    """A password-reset token, stored only as its SHA-256: whoever reads this table (a backup,
-    a leaked dump) learns nothing that resets a password."""
-
-    __tablename__ = "password_reset_tokens"
-
-    id: int | None = Field(default=None, primary_key=True)
-    user_id: int = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
-    token_hash: str = Field(max_length=64, unique=True)
-    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
-
-
 class UserPublic(UserBase):
     """What anyone may see about a user: never the email, never the password hash."""
 
@@ -214,13 +75,141 @@ class UserPublic(UserBase):
     created_at: datetime
 
 
-class UserPrivate(UserPublic):
-    """What a signed-in user sees about themselves."""
-
-    email: str
-    is_active: bool
+USERNAME_PATTERN = r"^[A-Za-z0-9_]+$"  # step 5
 
 
-class Token(SQLModel):
-    access_token: str
-    token_type: Literal["bearer"] = "bearer"
+def valid_email(value: str) -> str:  # step 5
+    """The address, normalised and lower-cased, if its syntax is valid."""  # step 5
+    # Only the syntax is checked: nothing is sent and no DNS is asked. The `.test` domain, reserved
+    # for testing, is accepted (`ada@example.test`), so tests and demos need no real addresses.
+    try:  # step 5
+        checked = validate_email(value, check_deliverability=False, test_environment=True)  # step 5
+    except EmailNotValidError as error:  # step 5
+        raise ValueError(f"not a valid email address: {error}") from None  # step 5
+    return checked.normalized.lower()  # step 5
+
+
+# Emails are stored lower-case, so uniqueness and login ignore case.
+Email = Annotated[  # step 5
+    str,  # step 5
+    StringConstraints(max_length=320),  # step 5
+    AfterValidator(valid_email),  # step 5
+    WithJsonSchema({"type": "string", "format": "email", "maxLength": 320}),  # step 5
+]  # step 5
+Username = Annotated[  # step 5
+    str, StringConstraints(min_length=3, max_length=30, pattern=USERNAME_PATTERN)  # step 5
+]  # step 5
+
+
+class UserRegister(SQLModel):  # step 5
+    model_config = {  # step 5
+        "json_schema_extra": {  # step 5
+            "examples": [  # step 5
+                {  # step 5
+                    "email": "ada@example.com",  # step 5
+                    "username": "ada",  # step 5
+                    "password": "correct horse battery",  # step 5
+                }  # step 5
+            ]  # step 5
+        }  # step 5
+    }  # step 5
+
+    email: Email  # step 5
+    username: Username  # step 5
+    password: Password  # step 5
+
+    @field_validator("password")  # step 5
+    @classmethod  # step 5
+    def not_personal(cls, password: str, body: ValidationInfo) -> str:  # step 5
+        username, email = body.data.get("username", ""), body.data.get("email", "")  # step 5
+        if is_personal(password, username, email):  # step 5
+            raise ValueError(PERSONAL_PASSWORD)  # step 5
+        return password  # step 5
+
+
+class Token(SQLModel):  # step 5
+    access_token: str  # step 5
+    token_type: Literal["bearer"] = "bearer"  # step 5
+
+
+class LoginForm(BaseModel):  # step 6
+    """The password form of Swagger UI's Authorize dialog (other fields ignored)."""  # step 6
+
+    # At most an email's length: an unknown name is a rate-limit key for a while, so an unbounded
+    # one would let every guess park a megabyte in the counters.
+    username: str = PydanticField(  # step 6
+        description="Your email or your username",  # step 6
+        examples=["ada"],  # step 6
+        max_length=320,  # step 6
+        pattern=NO_NUL_CHARACTER,  # step 6
+    )  # step 6
+    password: str = PydanticField(  # step 6
+        examples=["correct horse battery"],  # step 6
+        pattern=NO_NUL_CHARACTER,  # step 6
+    )  # step 6
+
+
+Bio = Annotated[  # step 7
+    str,  # step 7
+    StringConstraints(max_length=500),  # step 7
+    AfterValidator(trimmed_or_empty),  # step 7
+    OPTIONAL_TEXT_SCHEMA,  # step 7
+]  # step 7
+
+
+class UserUpdateMe(SQLModel):  # step 7
+    """What a user may change about themselves; every field optional (PATCH)."""  # step 7
+
+    model_config = {  # step 7
+        "json_schema_extra": {"examples": [{"bio": "I write about analytical engines."}]}  # step 7
+    }  # step 7
+
+    # `SkipJsonSchema[None]`: None is the "left out" default, but the schema does not offer null.
+    username: Username | SkipJsonSchema[None] = None  # step 7
+    email: Email | SkipJsonSchema[None] = None  # step 7
+    bio: Bio | SkipJsonSchema[None] = None  # step 7
+    # A stolen token alone must not be enough to move the account to another address (from where
+    # a password reset would take it over), so a new email needs the password too.
+    current_password: str | SkipJsonSchema[None] = Field(  # step 7
+        default=None,  # step 7
+        description="Your password: required when `email` changes",  # step 7
+    )  # step 7
+
+    @field_validator("username", "email", "bio", "current_password")  # step 7
+    @classmethod  # step 7
+    def not_null(cls, value: str | None) -> str:  # step 7
+        return reject_null(value)  # step 7
+
+
+class PasswordChange(SQLModel):  # step 7
+    model_config = {  # step 7
+        "json_schema_extra": {  # step 7
+            "examples": [  # step 7
+                {  # step 7
+                    "current_password": "correct horse battery",  # step 7
+                    "new_password": "battery staple 42",  # step 7
+                }  # step 7
+            ]  # step 7
+        }  # step 7
+    }  # step 7
+
+    current_password: str  # step 7
+    new_password: Password  # step 7
+
+
+class UserPrivate(UserPublic):  # step 6
+    """What a signed-in user sees about themselves."""  # step 6
+
+    email: str  # step 6
+    is_active: bool  # step 6
+
+
+# A password-reset token, stored only as its SHA-256: whoever reads this table (a backup, a leaked
+# dump) learns nothing that resets a password.
+class PasswordResetToken(SQLModel, table=True):  # step 17
+    __tablename__ = "password_reset_tokens"  # step 17
+
+    id: int | None = Field(default=None, primary_key=True)  # step 17
+    user_id: int = Field(foreign_key="users.id", ondelete="CASCADE", index=True)  # step 17
+    token_hash: str = Field(max_length=64, unique=True)  # step 17
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)  # step 17

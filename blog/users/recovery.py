@@ -1,4 +1,4 @@
-"""Account recovery: password-reset tokens, random, stored hashed, short-lived and single-use.
+"""Account recovery: `/auth/password-reset`, by tokens random, hashed, short-lived, used once.
 
 Lesson: a reset token is a password for one use, so it is treated like one. It is 32 random bytes
 from `secrets` (256 bits: nobody guesses it), sent only by email, and stored only as its SHA-256;
@@ -16,16 +16,26 @@ import logging
 import re
 import secrets
 from datetime import timedelta
+from typing import Annotated
 
+from fastapi import APIRouter, BackgroundTasks, Depends, status
+from limits import RateLimitItemPerHour
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, SQLModel, col, delete, select
 
+from blog.capacity import take_password_hash_slot
 from blog.config import settings
-from blog.database import utc_now
-from blog.errors import InvalidResetToken
-from blog.mail import send_password_reset_email
-from blog.users.models import PasswordResetToken, User
+from blog.database import get_engine, utc_now
+from blog.deps import SessionDep
+from blog.errors import InvalidResetToken, InvalidToken, error_responses
+from blog.mail import deliver, email_to
+from blog.races import commit_or_gone
+from blog.rate_limits import ClientAddress, Counters, RateLimitCounters, count_or_refuse
+from blog.security import hash_password
+from blog.users.accounts import end_every_token
+from blog.users.models import Email, PasswordResetToken, User
+from blog.users.passwords import Password, refuse_personal_password
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +45,41 @@ TOKEN_FORMAT = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 INVALID_RESET_TOKEN = "The reset token is invalid, used or expired. Ask for a new one."
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+class PasswordResetRequest(SQLModel):
+    model_config = {"json_schema_extra": {"examples": [{"email": "ada@example.com"}]}}
+
+    email: Email
+
+
+class PasswordResetRequested(SQLModel):
+    """The same answer whether or not an account has the email: the API does not say which."""
+
+    detail: str = (
+        "If an account has this email, a password-reset token is on its way to it. "
+        "Send it to POST /auth/password-reset/confirm with your new password."
+    )
+
+
+class PasswordResetConfirm(SQLModel):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "token": "paste the token from the email here (43 characters)",
+                    "new_password": "battery staple 42",
+                }
+            ]
+        }
+    }
+
+    # Any string: a token of the wrong length or alphabet is an invalid token (400), like a
+    # well-formed one that matches nothing, not a validation error.
+    token: str
+    new_password: Password
 
 
 def hash_reset_token(token: str) -> str:
@@ -75,6 +120,14 @@ def send_password_reset(engine: Engine, email: str) -> None:
     send_password_reset_email(user_id, email, username, token)
 
 
+def send_password_reset_email(user_id: int, to: str, username: str, token: str) -> None:
+    """Send (or, with the console backend, log) a password-reset token; never raise."""
+    minutes = settings.password_reset_minutes
+    values = {"username": username, "token": token, "minutes": minutes}
+    reset = email_to(to, "Reset your blog password", "password_reset", **values)
+    deliver(user_id, reset, "password reset email")
+
+
 def account_for_reset_token(session: Session, token: str) -> tuple[PasswordResetToken, User]:
     """The unexpired token row `token` matches, and its account; 400 otherwise."""
     found = session.exec(
@@ -101,7 +154,54 @@ def claim_reset_token(session: Session, reset: PasswordResetToken) -> None:
         raise InvalidResetToken(INVALID_RESET_TOKEN)
 
 
-def forget_reset_tokens(session: Session, user: User) -> None:
-    """Every reset token of the account stops working (the caller commits): after a reset, a
-    logout, a password change or a new email, an older email must not open the account."""
-    session.exec(delete(PasswordResetToken).where(col(PasswordResetToken.user_id) == user.id))
+def count_password_reset(counters: Counters, email: str, client: str) -> None:
+    """Count a reset request for `email` from `client`, or 429 once either has had its share
+    this hour: one client cannot flood many inboxes, many clients cannot flood one."""
+    per_client = RateLimitItemPerHour(settings.password_reset_max_per_client)
+    count_or_refuse(counters, per_client, ["reset", "client", client], "password-reset requests")
+    per_email = RateLimitItemPerHour(settings.password_reset_max_per_email)
+    count_or_refuse(counters, per_email, ["reset", email], "password-reset requests")
+
+
+@router.post(
+    "/password-reset",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=error_responses(400, 413, 422, 429),
+)
+def request_password_reset(
+    payload: PasswordResetRequest,
+    background_tasks: BackgroundTasks,
+    client: ClientAddress,
+    counters: RateLimitCounters,
+    engine: Annotated[Engine, Depends(get_engine)],
+) -> PasswordResetRequested:
+    """If an account has this email, a token that resets its password is emailed to it. The
+    answer is the same either way, and so is the time it takes: the lookup happens after the
+    answer has gone. Limited per email and per client (429)."""
+    count_password_reset(counters, payload.email, client)
+    background_tasks.add_task(send_password_reset, engine, payload.email)
+    return PasswordResetRequested()
+
+
+@router.post(
+    "/password-reset/confirm",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[Depends(take_password_hash_slot, scope="function")],
+    responses=error_responses(400, 413, 422),
+)
+def confirm_password_reset(
+    payload: PasswordResetConfirm, session: SessionDep, background_tasks: BackgroundTasks
+) -> None:
+    """Set a new password with an emailed token. The token works once; using it ends every
+    other reset token and every session of the account (log in with the new password).
+    400 `invalid_reset_token` for an unknown, used or expired token; 422 for a password that
+    breaks the rules, and then the token stays unspent."""
+    reset, user = account_for_reset_token(session, payload.token)
+    refuse_personal_password(
+        payload.new_password, "new_password", username=user.username, email=user.email
+    )
+    password_hash = hash_password(payload.new_password)
+    claim_reset_token(session, reset)
+    end_every_token(session, user, background_tasks)
+    user.password_hash = password_hash
+    commit_or_gone(session, user, InvalidToken("The account was deleted."))

@@ -1,4 +1,4 @@
-"""WebSockets: the echo socket and its guards, and notifications pushed to a post's author."""
+"""Live notifications: `/ws/notifications` pushes `comment.created` to a post's author."""
 
 import gc
 import time
@@ -8,85 +8,27 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio
+import anyio.to_thread
 import jwt
 import pytest
-from fastapi import WebSocket
+from fastapi import WebSocket, WebSocketDisconnect
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
+from blog import capacity, database
 from blog.config import settings
 from blog.hub import hub
-from blog.realtime import MAX_FRAME_BYTES, MAX_MESSAGES_PER_SECOND
-from tests.helpers import Account, create_comment, create_post
-
-
-def closed_with(socket, code: int) -> None:  # type: ignore[no-untyped-def]
-    """The server closes `socket` with `code` (after any echoes it still had to send)."""
-    while True:
-        message = socket.receive()
-        if message["type"] == "websocket.close":
-            assert message["code"] == code, message
-            return
-
+from blog.main import app
+from tests.helpers import (
+    Account,
+    create_comment,
+    create_post,
+    register,
+)
+from tests.test_capacity import assert_busy
+from tests.test_websockets import closed_with
 
 # --- /ws/notify ---------------------------------------------------------------------------------
-
-
-def test_echo(client: TestClient) -> None:
-    with client.websocket_connect("/ws/notify") as socket:
-        socket.send_text("hello")
-        assert socket.receive_text() == "Echo: hello"
-        socket.send_text("ünïcödé 😀")
-        assert socket.receive_text() == "Echo: ünïcödé 😀"
-
-
-def test_a_binary_frame_closes_the_socket_with_1003(client: TestClient) -> None:
-    with client.websocket_connect("/ws/notify") as socket:
-        socket.send_bytes(b"\x00\x01")
-        closed_with(socket, 1003)
-
-
-def test_a_frame_of_exactly_64_kib_is_echoed(client: TestClient) -> None:
-    with client.websocket_connect("/ws/notify") as socket:
-        socket.send_text("x" * MAX_FRAME_BYTES)
-        assert socket.receive_text() == "Echo: " + "x" * MAX_FRAME_BYTES
-
-
-@pytest.mark.parametrize("frame", ["x" * (MAX_FRAME_BYTES + 1), "é" * (MAX_FRAME_BYTES // 2 + 1)])
-def test_a_frame_over_64_kib_closes_the_socket_with_1009(client: TestClient, frame: str) -> None:
-    with client.websocket_connect("/ws/notify") as socket:
-        socket.send_text(frame)
-        closed_with(socket, 1009)
-
-
-def test_a_flood_of_frames_closes_the_socket_with_1008(client: TestClient) -> None:
-    with client.websocket_connect("/ws/notify") as socket:
-        for index in range(MAX_MESSAGES_PER_SECOND + 5):
-            socket.send_text(str(index))
-        for index in range(MAX_MESSAGES_PER_SECOND):
-            assert socket.receive_text() == f"Echo: {index}"
-        closed_with(socket, 1008)
-
-
-def test_a_steady_sender_is_not_a_flood(client: TestClient) -> None:
-    with client.websocket_connect("/ws/notify") as socket:
-        for index in range(MAX_MESSAGES_PER_SECOND):
-            socket.send_text(str(index))
-            assert socket.receive_text() == f"Echo: {index}"
-        time.sleep(1.05)  # the next second starts a new allowance
-        for index in range(MAX_MESSAGES_PER_SECOND):
-            socket.send_text(str(index))
-            assert socket.receive_text() == f"Echo: {index}"
-
-
-def test_one_bad_socket_does_not_disturb_the_others(client: TestClient) -> None:
-    with (
-        client.websocket_connect("/ws/notify") as good,
-        client.websocket_connect("/ws/notify") as bad,
-    ):
-        bad.send_bytes(b"binary")
-        closed_with(bad, 1003)
-        good.send_text("still here?")
-        assert good.receive_text() == "Echo: still here?"
 
 
 # --- /ws/notifications --------------------------------------------------------------------------
@@ -242,3 +184,27 @@ def test_a_socket_that_fails_on_send_is_forgotten() -> None:
     assert open_sockets() == 1
     anyio.run(hub.publish, 999, {"type": "comment.created"})
     assert open_sockets() == 0
+
+
+def test_while_every_session_is_taken_a_request_answers_503_and_health_still_answers(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(database, "engine", engine)  # the app's own sessions, slots and all
+    with TestClient(app) as own_sessions:
+        ada = register(own_sessions, "ada")
+        post = create_post(own_sessions, ada)
+        monkeypatch.setattr(capacity, "session_slots", anyio.Semaphore(0))
+        monkeypatch.setattr(settings, "database_pool_timeout", 0.01)
+        assert_busy(own_sessions.get("/posts"))
+        edit = own_sessions.patch(f"/posts/{post['id']}", headers=ada.headers, json={"title": "x"})
+        assert_busy(edit)
+        assert own_sessions.get("/health").json() == {"ok": True, "database": "ok"}
+        url = f"/ws/notifications?token={ada.token}"
+        with (
+            own_sessions.websocket_connect(url) as socket,
+            pytest.raises(WebSocketDisconnect) as closed,
+        ):
+            socket.receive_json()
+        assert closed.value.code == 1013  # try again later
+        monkeypatch.setattr(capacity, "session_slots", anyio.Semaphore(1))
+        assert own_sessions.get(f"/posts/{post['id']}").json()["title"] == post["title"]
