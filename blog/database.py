@@ -139,11 +139,11 @@ def describe_database(url: str) -> str:
     return where.render_as_string()
 
 
-def unreachable_database_message(url: str, error: Exception) -> str:
-    """One line for a database that cannot be reached at start-up, with the password masked."""
-    masked = make_url(url).render_as_string(hide_password=True)
-    reason = str(getattr(error, "orig", error)).strip().splitlines()[0]
-    return f"DATABASE_URL: cannot connect to {masked}: {reason}"
+def unreachable_database_message(url: str, error: Exception) -> str:  # step 2
+    """One line for an unreachable database at start-up, its password masked."""  # step 2
+    masked = make_url(url).render_as_string(hide_password=True)  # step 2
+    reason = str(getattr(error, "orig", error)).strip().splitlines()[0]  # step 2
+    return f"DATABASE_URL: cannot connect to {masked}: {reason}"  # step 2
 
 
 engine = make_engine(settings.database_url)

@@ -64,7 +64,10 @@ def operation_id(route: APIRoute) -> str:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """What the app holds while it runs: made at start-up, let go at shutdown."""
     where = describe_database(settings.database_url)
-    logger.info("blog starting: environment=%s database=%s", settings.environment, where)
+    started = f"blog starting: environment={settings.environment} database={where}"
+    # Where notifications travel: through Redis between processes, or within this one.
+    started += " notifications=" + ("redis" if settings.redis_url else "in-process")  # step 18
+    logger.info(started)
     size_the_thread_pool()  # step 15
     async with AsyncExitStack() as running:
         app.state.rate_limit_counters = counters_for(settings.redis_url)  # step 16

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
 from sqlmodel import create_engine
 
-from blog.database import get_engine
+from blog.database import get_engine, unreachable_database_message
 from blog.main import app
 from tests.helpers import an_unreachable_database
 
@@ -49,3 +50,13 @@ def test_health_is_503_when_the_database_answers_with_an_error(
     engine.dispose()
     assert response.status_code == 503
     assert response.json() == {"ok": False, "database": "unreachable"}
+
+
+def test_an_unreachable_database_is_described_in_one_masked_line() -> None:
+    url = "postgresql+psycopg2://blog:s3cret@db.internal:5432/railway"
+    error = OperationalError("SELECT 1", {}, Exception("connection refused\nDETAIL: more"))
+    message = unreachable_database_message(url, error)
+    assert message == (
+        "DATABASE_URL: cannot connect to postgresql+psycopg2://blog:***@db.internal:5432/railway: "
+        "connection refused"
+    )
