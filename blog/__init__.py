@@ -1,1 +1,1 @@
-"""blog: a FastAPI + SQLModel blogging API written to be read; README.md has the course map."""
+"""blog: a FastAPI + SQLModel blogging API written to be read; docs/lessons/ is the course."""

@@ -9,21 +9,32 @@ development without one makes its own, once, in a git-ignored file, so that seve
 restarts all sign with the same secret.
 """
 
-import logging
 import os
 import secrets
 import tempfile
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import (
+    Annotated,  # step 14
+    Literal,
+)
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import (
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,  # step 14
+    SettingsConfigDict,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from blog.cpus import half_the_cpus  # step 15
-
-logger = logging.getLogger(__name__)
 
 MIN_PRODUCTION_SECRET_BYTES = 32
 # The largest WebSocket frame: uvicorn refuses larger ones (1009), blog/realtime.py checks too.
@@ -77,6 +88,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
     )
+    # Not a setting: whether development made its own JWT secret, for the start-up warning.
+    _signs_with_development_secret: bool = PrivateAttr(default=False)
 
     environment: Environment = "development"
     database_url: str = "sqlite:///./blog.db"
@@ -122,7 +135,7 @@ class Settings(BaseSettings):
     password_hash_concurrency: int = Field(default_factory=half_the_cpus, ge=1, le=256)  # step 15
     password_hash_timeout: float = Field(default=10, gt=0, le=120)  # step 15
     # Comma-separated in the environment: CORS_ORIGINS=https://a.example,https://b.example
-    cors_origins: Annotated[list[str], NoDecode] = []
+    cors_origins: Annotated[list[str], NoDecode] = []  # step 14
     log_level: LogLevel = "INFO"  # step 13
     # Welcome emails: "console" logs them (development), "smtp" sends them with smtplib.
     email_backend: Literal["console", "smtp"] = "console"  # step 8
@@ -149,12 +162,12 @@ class Settings(BaseSettings):
             ) from None
         return url
 
-    @field_validator("cors_origins", mode="before")
-    @classmethod
-    def split_comma_separated(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [origin.strip() for origin in value.split(",") if origin.strip()]
-        return value
+    @field_validator("cors_origins", mode="before")  # step 14
+    @classmethod  # step 14
+    def split_comma_separated(cls, value: object) -> object:  # step 14
+        if isinstance(value, str):  # step 14
+            return [origin.strip() for origin in value.split(",") if origin.strip()]  # step 14
+        return value  # step 14
 
     @field_validator("log_level", mode="before")  # step 13
     @classmethod  # step 13
@@ -173,11 +186,7 @@ class Settings(BaseSettings):
                 )
         elif self.jwt_secret is None and self.environment == "development":
             self.jwt_secret = SecretStr(development_secret())
-            logger.warning(
-                "JWT_SECRET is not set: using the development secret in %s "
-                "(made once for this folder; never for production).",
-                DEVELOPMENT_SECRET_FILE,
-            )
+            self._signs_with_development_secret = True
         elif self.jwt_secret is None:  # ENVIRONMENT=test: each process its own
             self.jwt_secret = SecretStr(secrets.token_urlsafe(32))
         return self
@@ -196,6 +205,11 @@ class Settings(BaseSettings):
     def database_sessions(self) -> int:  # step 15
         # How many requests may hold a session at once: the pool, less one kept for /health.
         return self.database_pool_size + self.database_max_overflow - 1  # step 15
+
+    @property
+    def signs_with_development_secret(self) -> bool:
+        """True when JWT_SECRET was not set and development made its own (the app warns)."""
+        return self._signs_with_development_secret
 
     @property
     def jwt_secret_value(self) -> str:

@@ -28,9 +28,16 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 # A path id outside 1..MAX_ID is a 422, never a database error.
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 
+# Swagger UI shows the password flow's client fields and offers no setting to hide them.
+SIGN_IN = "Username (or email) and password. Leave client_id and client_secret empty."  # step 6
+
 # Tells Swagger UI's Authorize button where to log in. `auto_error=False`: a missing token is
 # reported by `get_current_user`, in our error shape, with our code.
-oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/login", auto_error=False)  # step 6
+oauth2_scheme = OAuth2PasswordBearer(  # step 6
+    tokenUrl="/auth/login",  # step 6
+    auto_error=False,  # step 6
+    description=SIGN_IN,  # step 6
+)  # step 6
 
 
 def get_current_user(  # step 6

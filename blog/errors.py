@@ -138,10 +138,59 @@ CODE_FOR_HTTP_STATUS = {
 }
 
 
+# What the OpenAPI document shows for each error status: a real answer for every code it carries.
+ERROR_EXAMPLES: dict[int, dict[str, str | list[dict[str, Any]]]] = {
+    400: {
+        "bad_request": "There was an error parsing the body",
+        "invalid_credentials": "Incorrect email/username or password.",
+        "wrong_password": "The current password is wrong.",
+        "invalid_reset_token": "The reset token is invalid, used or expired. Ask for a new one.",
+    },
+    401: {
+        "not_authenticated": "Not authenticated: send 'Authorization: Bearer <token>'.",
+        "invalid_token": "The token is invalid or has expired.",
+    },
+    403: {"forbidden": "Only the post's author may change it."},
+    404: {"not_found": "Post not found."},
+    409: {
+        "email_taken": "That email is already registered.",
+        "username_taken": "That username is taken.",
+    },
+    413: {"payload_too_large": "The request body is larger than 1048576 bytes."},
+    422: {
+        "validation_error": [
+            {
+                "loc": ["body", "title"],
+                "msg": "String should have at least 1 character",
+                "type": "string_too_short",
+            }
+        ]
+    },
+    429: {"rate_limited": "Too many failed logins for this account; try again in 840 s."},
+    503: {
+        "server_busy": "The server is busy. Try again in a moment.",
+        "database_unavailable": "The database is unavailable. Try again shortly.",
+    },
+}
+
+
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` for a route: each status it may answer, in the `ErrorResponse` shape
-    (described by its HTTP reason phrase: "Not Found")."""
-    return {status_code: {"model": ErrorResponse} for status_code in statuses}
+    (described by its HTTP reason phrase: "Not Found"), with an example of each of its codes."""
+    return {
+        status_code: {
+            "model": ErrorResponse,
+            "content": {
+                "application/json": {
+                    "examples": {
+                        code: {"value": {"detail": detail, "code": code}}
+                        for code, detail in ERROR_EXAMPLES[status_code].items()
+                    }
+                }
+            },
+        }
+        for status_code in statuses
+    }
 
 
 def error_json(error: DomainError) -> JSONResponse:

@@ -12,14 +12,14 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.cors import CORSMiddleware  # step 14
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 
 from blog.body_limit import BodySizeLimit  # step 14
 from blog.capacity import size_the_thread_pool  # step 15
 from blog.comments.router import comments_router, post_comments_router  # step 11
-from blog.config import settings
+from blog.config import DEVELOPMENT_SECRET_FILE, settings
 from blog.database import describe_database
 from blog.errors import error_responses, install_error_handlers  # step 3
 from blog.headers import SecurityHeaders  # step 14
@@ -68,6 +68,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Where notifications travel: through Redis between processes, or within this one.
     started += " notifications=" + ("redis" if settings.redis_url else "in-process")  # step 18
     logger.info(started)
+    if settings.signs_with_development_secret:
+        logger.warning(
+            "JWT_SECRET is not set: using the development secret in %s "
+            "(made once for this folder; never for production).",
+            DEVELOPMENT_SECRET_FILE,
+        )
     size_the_thread_pool()  # step 15
     async with AsyncExitStack() as running:
         app.state.rate_limit_counters = counters_for(settings.redis_url)  # step 16
@@ -93,13 +99,13 @@ def create_app() -> FastAPI:
         redirect_slashes=False,
     )
     install_error_handlers(app)  # step 3
-    if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_methods=["*"],
-            allow_headers=["*"],
-        )
+    if settings.cors_origins:  # step 14
+        app.add_middleware(  # step 14
+            CORSMiddleware,  # step 14
+            allow_origins=settings.cors_origins,  # step 14
+            allow_methods=["*"],  # step 14
+            allow_headers=["*"],  # step 14
+        )  # step 14
     # The last added is the outermost: the request log times everything, every response gets
     # the security headers, and an oversized body is refused before anything else runs.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)  # step 14

@@ -5,9 +5,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlmodel import Session
 
-from blog.config import settings
-from blog.main import create_app
+from blog import seed
+from blog.errors import CODE_FOR_HTTP_STATUS, DomainError, ErrorResponse
 
 
 @pytest.mark.parametrize("page", ["/docs", "/redoc"])
@@ -51,20 +52,6 @@ def test_errors_are_documented_with_the_error_model(client: TestClient) -> None:
         reference = register[status]["content"]["application/json"]["schema"]["$ref"]
         assert reference.endswith("/ErrorResponse")
     assert "HTTPValidationError" not in schema["components"]["schemas"]
-
-
-def test_cors_origins_from_settings_are_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(settings, "cors_origins", ["https://frontend.example"])
-    with TestClient(create_app()) as cors_client:
-        response = cors_client.options(
-            "/users",
-            headers={
-                "Origin": "https://frontend.example",
-                "Access-Control-Request-Method": "GET",
-            },
-        )
-    assert response.status_code == 200
-    assert response.headers["access-control-allow-origin"] == "https://frontend.example"
 
 
 @pytest.fixture
@@ -162,3 +149,53 @@ def test_docs_pages_may_only_load_from_this_app(client: TestClient) -> None:
         policy = client.get(page).headers["Content-Security-Policy"]
         assert "default-src 'self'" in policy and "img-src 'self' data:" in policy
     assert "Content-Security-Policy" not in client.get("/health").headers
+
+
+def test_the_authorize_dialog_says_to_leave_the_client_fields_empty(
+    openapi: dict[str, Any],
+) -> None:
+    """Swagger UI always shows client_id and client_secret for the password flow; the dialog
+    shows the scheme's description, which says this API does not use them."""
+    [scheme] = openapi["components"]["securitySchemes"].values()
+    assert "Leave client_id and client_secret empty" in scheme["description"]
+
+
+def real_codes() -> dict[int, set[str]]:
+    """Every (status, code) the app answers with: its error classes, and the framework's."""
+    codes: dict[int, set[str]] = {422: {"validation_error"}}
+    classes = [DomainError]
+    while classes:
+        error_class = classes.pop()
+        classes.extend(error_class.__subclasses__())
+        codes.setdefault(error_class.status_code, set()).add(error_class.code)
+    for status, code in CODE_FOR_HTTP_STATUS.items():
+        codes.setdefault(status, set()).add(code)
+    return codes
+
+
+def test_every_error_example_shows_a_real_code_of_its_status(openapi: dict[str, Any]) -> None:
+    codes = real_codes()
+    shown: set[str] = set()
+    for method, path, operation in operations(openapi):
+        for status, response in operation["responses"].items():
+            content = response.get("content", {}).get("application/json", {})
+            if not content.get("schema", {}).get("$ref", "").endswith("/ErrorResponse"):
+                continue  # a success, or /health's 503, which has a shape of its own
+            examples = content["examples"]
+            assert examples, (method, path, status)
+            for name, example in examples.items():
+                body = ErrorResponse.model_validate(example["value"])
+                assert name == body.code in codes[int(status)], (method, path, status)
+                assert body.detail != "string"
+                shown.add(body.code)
+    # Every code of the app's own errors is shown somewhere (the framework's 405 and 415 are
+    # answers to requests no operation describes).
+    assert shown == set().union(*codes.values()) - {"method_not_allowed", "unsupported_media_type"}
+
+
+def test_the_register_example_answers_201_after_the_seed(
+    client: TestClient, session: Session, openapi: dict[str, Any]
+) -> None:
+    seed.seed(session)
+    [example] = openapi["components"]["schemas"]["UserRegister"]["examples"]
+    assert client.post("/auth/register", json=example).status_code == 201

@@ -3,6 +3,8 @@
 import pytest
 from fastapi.testclient import TestClient
 
+from blog.config import Settings, settings
+from blog.main import create_app
 from tests.helpers import Account, assert_error
 
 EVERY_RESPONSE = {"x-content-type-options": "nosniff", "x-frame-options": "DENY"}
@@ -71,3 +73,27 @@ def test_a_trailing_slash_is_a_404_not_a_redirect_to_the_callers_host(
     response = client.get("/posts/", headers={"Host": "evil.example"}, follow_redirects=False)
     assert_error(response, 404, "not_found")
     assert "location" not in response.headers
+
+
+def test_cors_origins_are_comma_separated() -> None:
+    settings = Settings(_env_file=None, cors_origins="https://a.example, https://b.example,")
+    assert settings.cors_origins == ["https://a.example", "https://b.example"]
+
+
+def test_cors_origins_may_be_a_list() -> None:
+    settings = Settings(_env_file=None, cors_origins=["https://a.example"])
+    assert settings.cors_origins == ["https://a.example"]
+
+
+def test_cors_origins_from_settings_are_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(settings, "cors_origins", ["https://frontend.example"])
+    with TestClient(create_app()) as cors_client:
+        response = cors_client.options(
+            "/users",
+            headers={
+                "Origin": "https://frontend.example",
+                "Access-Control-Request-Method": "GET",
+            },
+        )
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == "https://frontend.example"

@@ -2,7 +2,7 @@
 keeps its promise over HTTP and passes that lesson's tests; each exercise's test fails on its
 lesson's checkpoint and passes once its solution is applied.
 
-Lesson: `docs/lessons.md` is generated from `tests/lessons.py`, and this test follows the same
+Lesson: `docs/lessons/` is generated from `tests/lessons.py`, and this test follows the same
 lessons in a new folder, one after the other, as a student would: copy the lesson's files (leaving
 out the lines marked for a later lesson), add the marked lines of earlier files, run its `alembic
 revision --autogenerate`, `alembic upgrade head` and `alembic check`, start `python -m blog` on a
@@ -26,14 +26,15 @@ from tests.lessons import (
     INDEX_END,
     INDEX_START,
     LESSONS,
-    LESSONS_PAGE,
-    PAGE_END,
-    PAGE_START,
+    LESSONS_FOLDER,
+    MARKS_END,
+    MARKS_START,
     copy_step,
     file_at,
     finish_migration,
     lesson_index,
-    lessons_page,
+    lesson_pages,
+    marked_lines,
 )
 from tests.servers import REPO_ROOT, free_port, post_form, request, running, wait_until_healthy
 
@@ -45,9 +46,14 @@ def generated_part(text: str, start: str, end: str) -> str:
     return text[text.index(start) : text.index(end) + len(end)]
 
 
-def test_the_lessons_page_and_the_readme_index_are_generated_from_the_lessons() -> None:
-    page = LESSONS_PAGE.read_text()
-    assert generated_part(page, PAGE_START, PAGE_END) == lessons_page(), "python -m tests.lessons"
+def test_the_lesson_pages_and_both_indexes_are_generated_from_the_lessons() -> None:
+    pages = lesson_pages()
+    assert sorted(LESSONS_FOLDER.glob("[0-9][0-9]-*.md")) == sorted(pages)
+    for page, text in pages.items():
+        assert page.read_text() == text, f"{page.name}: run python -m tests.lessons"
+    index = (LESSONS_FOLDER / "index.md").read_text()
+    assert generated_part(index, INDEX_START, INDEX_END) == lesson_index("")
+    assert generated_part(index, MARKS_START, MARKS_END) == marked_lines()
     readme = (REPO_ROOT / "README.md").read_text()
     assert generated_part(readme, INDEX_START, INDEX_END) == lesson_index()
 
@@ -83,7 +89,7 @@ def test_every_file_is_valid_python_at_every_lesson() -> None:
 
 
 FOLDER_CHECKS = (
-    test_the_lessons_page_and_the_readme_index_are_generated_from_the_lessons,
+    test_the_lesson_pages_and_both_indexes_are_generated_from_the_lessons,
     test_every_file_of_the_repository_comes_with_one_lesson,
     test_every_file_is_valid_python_at_every_lesson,
 )
@@ -301,6 +307,8 @@ def test_each_lesson_starts_and_passes_its_tests_in_an_empty_folder(tmp_path: Pa
             assert "No new upgrade operations" in run(
                 [str(BIN / "alembic"), "check"], folder, environment
             )
+        for program, *arguments in (command.split() for command in lesson.commands):
+            run([str(BIN / program), *arguments], folder, environment)
         if lesson.title.startswith("Push to deploy"):
             run([sys.executable, "-m", "blog", "seed"], folder, environment)
 

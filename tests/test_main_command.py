@@ -80,6 +80,23 @@ def environment_for_a_fresh_checkout(**overrides: str) -> dict[str, str]:
     return {**environment, "PYTHONPATH": str(REPO_ROOT), **overrides}
 
 
+@pytest.mark.slow  # starts a Python process
+def test_help_is_only_the_usage_in_a_fresh_checkout(tmp_path: Path) -> None:
+    """No JWT_SECRET warning in the middle of --help: the app warns when it starts, not before."""
+    result = subprocess.run(
+        [sys.executable, "-m", "blog", "--help"],
+        cwd=tmp_path,
+        env=environment_for_a_fresh_checkout(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert result.stdout.startswith("usage: python -m blog")
+    assert "seed" in result.stdout and "--port" in result.stdout
+    assert result.stderr == ""
+
+
 @pytest.mark.slow  # starts a server or a Python process
 def test_python_m_blog_serves_a_fresh_sqlite_database(tmp_path: Path) -> None:
     port = free_port()
@@ -96,6 +113,7 @@ def test_python_m_blog_serves_a_fresh_sqlite_database(tmp_path: Path) -> None:
         assert "server" not in headers  # no `server: uvicorn` for scanners
         assert headers["x-content-type-options"] == "nosniff"
     assert f"docs at http://127.0.0.1:{port}/docs" in server.output  # type: ignore[attr-defined]
+    assert "JWT_SECRET is not set" in server.output  # type: ignore[attr-defined]
 
 
 @pytest.mark.slow  # starts a server or a Python process

@@ -298,6 +298,22 @@ def test_authentication_is_checked_before_existence(client: TestClient) -> None:
     assert_error(client.delete("/posts/999"), 401, "not_authenticated")
 
 
+def test_the_checks_answer_in_order_401_then_404_then_403_then_422(
+    client: TestClient, user: Account, other_user: Account
+) -> None:
+    """The order docs/auth.md draws: each request fails every check after the one it reaches."""
+    post = create_post(client, other_user)
+    bad_body = {"title": ""}
+    assert_error(client.patch(f"/posts/{post['id']}", json=bad_body), 401, "not_authenticated")
+    forged = {"Authorization": "Bearer forged"}
+    assert_error(client.patch("/posts/999", headers=forged, json=bad_body), 401, "invalid_token")
+    assert_error(client.patch("/posts/999", headers=user.headers, json=bad_body), 404, "not_found")
+    mine_not = client.patch(f"/posts/{post['id']}", headers=user.headers, json=bad_body)
+    assert_error(mine_not, 403, "forbidden")
+    own = client.patch(f"/posts/{post['id']}", headers=other_user.headers, json=bad_body)
+    assert_error(own, 422, "validation_error")
+
+
 @pytest.mark.parametrize(
     "payload",
     [

@@ -106,8 +106,9 @@ class UserRegister(SQLModel):  # step 5
         "json_schema_extra": {  # step 5
             "examples": [  # step 5
                 {  # step 5
-                    "email": "ada@example.com",  # step 5
-                    "username": "ada",  # step 5
+                    # Not a demo user of `python -m blog seed`, so trying it answers 201.
+                    "email": "margaret@example.com",  # step 5
+                    "username": "margaret",  # step 5
                     "password": "correct horse battery",  # step 5
                 }  # step 5
             ]  # step 5

@@ -5,33 +5,19 @@ What a student does first: open /docs, press Authorize, sign in as a demo user, 
 `python -m blog seed`), records every request the browser makes, and fails if any of them goes
 anywhere but the app. (ReDoc's bundle asks for its makers' logo from a CDN; the docs pages'
 Content-Security-Policy makes the browser block that before it is sent, which is allowed here.)
-Set BLOG_SCREENSHOTS to a folder to keep the screenshots it takes.
+The docs site's pictures come from the same browser and server: `python -m tests.screenshots`.
 """
 
-import os
-import sys
+import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from blog.seed import DEMO_PASSWORD
-from tests.servers import REPO_ROOT, free_port, request, running, wait_until_healthy
+from tests.browser.chromium import launch, seeded_server
+from tests.servers import REPO_ROOT, request
 
-CHROMIUM = "/usr/bin/chromium"
-# Headless as root, and without the background traffic Chromium sends to Google by default.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-dev-shm-usage",  # a container's /dev/shm is too small for Chromium's shared memory
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 pytestmark = pytest.mark.slow
 TAGS = ["auth", "users", "posts", "comments", "health"]
 
@@ -39,27 +25,14 @@ TAGS = ["auth", "users", "posts", "comments", "health"]
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A seeded server on a fresh SQLite file, as a student would start it."""
-    folder = tmp_path_factory.mktemp("docs")
-    environment = {
-        **{key: value for key, value in os.environ.items() if key != "DATABASE_URL"},
-        "PYTHONPATH": str(REPO_ROOT),
-        "ENVIRONMENT": "development",
-        "BCRYPT_ROUNDS": "4",
-    }
-    with running([sys.executable, "-m", "blog", "seed"], environment, cwd=folder) as seeding:
-        assert seeding.wait(timeout=60) == 0
-    port = free_port()
-    command = [sys.executable, "-m", "blog", "--port", str(port)]
-    with running(command, environment, cwd=folder) as server:
-        url = f"http://127.0.0.1:{port}"
-        wait_until_healthy(url, server)
+    with seeded_server(tmp_path_factory.mktemp("docs")) as url:
         yield url
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch(playwright)
         yield browser
         browser.close()
 
@@ -98,13 +71,6 @@ def page(browser: Browser) -> Iterator[Page]:
     context.close()
 
 
-def screenshot(page: Page, name: str) -> None:
-    folder = os.environ.get("BLOG_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / name), full_page=True)
-
-
 def test_swagger_ui_shows_every_operation_offline(page: Page, base_url: str) -> None:
     elsewhere = RequestsElsewhere(page, base_url)
     page.goto(f"{base_url}/docs")
@@ -114,7 +80,6 @@ def test_swagger_ui_shows_every_operation_offline(page: Page, base_url: str) -> 
     paths = request(f"{base_url}/openapi.json")[1]["paths"]
     operations = sum(len(methods) for methods in paths.values())
     assert len(page.query_selector_all(".opblock")) == operations == 22
-    screenshot(page, "docs.png")
     assert elsewhere.sent() == []
 
 
@@ -137,7 +102,6 @@ def test_authorize_then_read_me_in_swagger_ui(page: Page, base_url: str) -> None
     status = result.query_selector(".response-col_status")
     assert status is not None and status.inner_text().strip() == "200"
     assert '"username": "ada"' in result.inner_text()
-    screenshot(page, "docs-read-me.png")
     assert elsewhere.sent() == []
 
 
@@ -147,5 +111,16 @@ def test_redoc_renders_offline(page: Page, base_url: str) -> None:
     heading = page.get_by_role("heading", name="Request Password Reset")
     heading.wait_for(timeout=20_000)
     assert page.get_by_role("heading", name="blog").first.is_visible()
-    screenshot(page, "redoc.png")
     assert elsewhere.sent() == []
+
+
+def test_the_echo_from_the_realtime_page_runs_in_the_browser(page: Page, base_url: str) -> None:
+    """docs/realtime.md's first JavaScript block, pasted into the console of /docs."""
+    text = (REPO_ROOT / "docs" / "realtime.md").read_text()
+    [snippet, *_] = re.findall(r"```javascript\n(.*?)```", text, re.S)
+    page.goto(f"{base_url}/docs")
+    port = base_url.rsplit(":", 1)[1]
+    with page.expect_console_message(lambda message: message.text.startswith("Echo")) as logged:
+        # As a function body: pasted into the console, the last line's value is just shown.
+        page.evaluate(f"() => {{ {snippet.replace('127.0.0.1:8000', f'127.0.0.1:{port}')} }}")
+    assert logged.value.text == "Echo: hi"

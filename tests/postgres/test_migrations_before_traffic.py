@@ -5,7 +5,7 @@ writes for as long as an index takes to build.
 INDEX CONCURRENTLY` (outside a transaction: `op.get_context().autocommit_block()`) does not. This
 applies every migration one at a time to a fresh database, records the SQL each one sends, and
 fails on an index built without CONCURRENTLY on a table the same migration did not create (a new
-table is empty, and nothing else uses it yet). The README's Migrations section shows the pattern.
+table is empty, and nothing else uses it yet). docs/migrations.md shows the pattern.
 """
 
 import re
