@@ -35,6 +35,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from blog.cpus import half_the_cpus  # step 15
+from blog.secret_strength import MIN_SECRET_BITS, WEAK_SECRET, entropy_bits  # step 12
 
 MIN_PRODUCTION_SECRET_BYTES = 32
 # The largest WebSocket frame: uvicorn refuses larger ones (1009), blog/realtime.py checks too.
@@ -124,6 +125,9 @@ class Settings(BaseSettings):
     password_reset_minutes: int = Field(default=30, ge=1, le=24 * 60)  # step 17
     password_reset_max_per_email: int = Field(default=3, ge=1, le=100_000)  # step 17
     password_reset_max_per_client: int = Field(default=10, ge=1, le=100_000)  # step 17
+    # Made-up or spent reset tokens one client may send in the window before a 429.
+    password_reset_confirm_max_failures: int = Field(default=10, ge=1, le=100_000)  # step 17
+    password_reset_confirm_window_seconds: int = Field(default=900, ge=1, le=86_400)  # step 17
     # None means "not set": development and tests then get a random per-process secret,
     # production refuses to start (see `require_real_secret_in_production`).
     jwt_secret: SecretStr | None = None
@@ -182,8 +186,11 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"JWT_SECRET must be set to at least {MIN_PRODUCTION_SECRET_BYTES} bytes "
                     "when ENVIRONMENT=production (generate one with: "
-                    'python -c "import secrets; print(secrets.token_urlsafe(32))")'
+                    'python3 -c "import secrets; print(secrets.token_urlsafe(32))")'
                 )
+            # Long is not enough: 32 times `a` is 32 bytes and no secret at all.
+            if entropy_bits(secret) < MIN_SECRET_BITS:  # step 12
+                raise ValueError(WEAK_SECRET)  # step 12
         elif self.jwt_secret is None and self.environment == "development":
             self.jwt_secret = SecretStr(development_secret())
             self._signs_with_development_secret = True

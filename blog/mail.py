@@ -78,3 +78,13 @@ def deliver(user_id: int, message: EmailMessage, what: str) -> None:
             logger.error("%s to user %s not sent: %r", what, user_id, error)
             return
         logger.info("%s sent to user %s", what, user_id)
+
+
+def warn_when_emails_go_nowhere() -> None:
+    """At start-up: in production the console backend sends nothing, so say what that breaks."""
+    if settings.environment == "production" and settings.email_backend == "console":
+        logger.warning(
+            "EMAIL_BACKEND=console in production: emails are only noted in the log, never sent, "
+            "so password resets and security emails reach nobody. Set EMAIL_BACKEND=smtp and "
+            "the SMTP_* settings."
+        )

@@ -26,6 +26,7 @@ from blog.headers import SecurityHeaders  # step 14
 from blog.health import router as health_router  # step 2
 from blog.hub import notifications_across_processes  # step 18
 from blog.logs import RequestLogMiddleware, configure_logging  # step 13
+from blog.mail import warn_when_emails_go_nowhere  # step 8
 from blog.notifications import router as notifications_router  # step 18
 from blog.posts.router import router as posts_router  # step 10
 from blog.rate_limits import counters_for  # step 16
@@ -74,6 +75,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             "(made once for this folder; never for production).",
             DEVELOPMENT_SECRET_FILE,
         )
+    warn_when_emails_go_nowhere()  # step 8
     size_the_thread_pool()  # step 15
     async with AsyncExitStack() as running:
         app.state.rate_limit_counters = counters_for(settings.redis_url)  # step 16

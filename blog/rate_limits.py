@@ -82,14 +82,28 @@ def login_limit() -> RateLimitItem:
     return RateLimitItemPerSecond(settings.login_max_failures, settings.login_window_seconds)
 
 
+def refusal(counters: Counters, item: RateLimitItem, key: list[str], what: str) -> RateLimited:
+    """The 429 for `key`, with `Retry-After`: when its oldest counted attempt leaves the window."""
+    reset_at = counters.run(lambda limiter: limiter.get_window_stats(item, *key).reset_time)
+    retry_after = max(1, math.ceil(reset_at - time.time()))
+    return RateLimited(f"Too many {what}; try again in {retry_after} s.", retry_after=retry_after)
+
+
 def count_or_refuse(counters: Counters, item: RateLimitItem, key: list[str], what: str) -> None:
     """Count one attempt under `key`, or 429 ("Too many `what`") once `item`'s share is used."""
     if not counters.run(lambda limiter: limiter.hit(item, *key)):
-        reset_at = counters.run(lambda limiter: limiter.get_window_stats(item, *key).reset_time)
-        retry_after = max(1, math.ceil(reset_at - time.time()))
-        raise RateLimited(
-            f"Too many {what}; try again in {retry_after} s.", retry_after=retry_after
-        )
+        raise refusal(counters, item, key, what)
+
+
+def refuse_when_used_up(counters: Counters, item: RateLimitItem, key: list[str], what: str) -> None:
+    """429 once `key` has used `item`'s share, without counting this attempt: for limits that
+    count only failures, which the caller counts with `count_failure` once it knows."""
+    if not counters.run(lambda limiter: limiter.test(item, *key)):
+        raise refusal(counters, item, key, what)
+
+
+def count_failure(counters: Counters, item: RateLimitItem, key: list[str]) -> None:
+    counters.run(lambda limiter: limiter.hit(item, *key))
 
 
 def count_login_attempt(counters: Counters, account: str, client: str) -> None:

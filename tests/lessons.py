@@ -266,6 +266,7 @@ LESSONS = (
         topic="Module 6: push to GitHub, Railway deploys",
         files=(
             "blog/seed.py",
+            "blog/secret_strength.py",
             "railway.json",
             "Procfile",
             ".python-version",
@@ -273,8 +274,14 @@ LESSONS = (
             ".ci/run",
             ".github/workflows/ci.yml",
         ),
-        tests=("tests/test_seed.py", "tests/test_deploy_config.py"),
-        try_it="`.venv/bin/python -m blog seed`, then `GET /users` lists the demo authors.",
+        tests=(
+            "tests/test_seed.py",
+            "tests/test_deploy_config.py",
+            "tests/test_secret_strength.py",
+        ),
+        try_it="`.venv/bin/python -m blog seed`, then `GET /users` lists the demo authors; "
+        "`ENVIRONMENT=production JWT_SECRET=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa .venv/bin/python -m "
+        "blog` refuses the weak secret in one line.",
     ),
     Lesson(
         title="Monitoring: request logs",

@@ -1,5 +1,6 @@
 """Settings: parsing, normalising, and refusing to start production without a real secret."""
 
+import secrets
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from pydantic import ValidationError
 from blog.config import DEVELOPMENT_SECRET_FILE, Settings, development_secret, load_settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-STRONG_SECRET = "s" * 32
+STRONG_SECRET = secrets.token_urlsafe(32)
 
 
 def make_settings(**values: Any) -> Settings:

@@ -14,6 +14,7 @@ from pydantic import SecretStr
 
 from blog import mail
 from blog.config import settings
+from blog.main import create_app
 from tests.helpers import PASSWORD, Inbox, send_mail_through, smtp_inbox
 from tests.helpers import register as register_account
 from tests.servers import free_port
@@ -148,3 +149,38 @@ def test_a_failed_registration_sends_no_email(client: TestClient, inbox: Inbox) 
     assert register(client) == 201
     assert register(client) == 409
     assert len(inbox.messages) == 1
+
+
+@pytest.mark.parametrize(
+    ("environment", "backend", "warned"),
+    [
+        ("production", "console", True),
+        ("production", "smtp", False),
+        ("development", "console", False),
+    ],
+)
+def test_production_says_at_start_up_when_emails_would_go_nowhere(
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    environment: str,
+    backend: str,
+    warned: bool,
+) -> None:
+    monkeypatch.setattr(settings, "environment", environment)
+    monkeypatch.setattr(settings, "email_backend", backend)
+    with caplog.at_level(logging.WARNING, logger="blog.mail"):
+        mail.warn_when_emails_go_nowhere()
+    warnings = [record.getMessage() for record in caplog.records if record.name == "blog.mail"]
+    assert bool(warnings) == warned
+    if warned:
+        [warning] = warnings
+        assert "EMAIL_BACKEND" in warning and "password resets" in warning
+
+
+def test_the_app_gives_that_warning_when_it_starts(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(settings, "environment", "production")
+    with caplog.at_level(logging.WARNING, logger="blog.mail"), TestClient(create_app()):
+        pass
+    assert any("EMAIL_BACKEND=console" in record.getMessage() for record in caplog.records)

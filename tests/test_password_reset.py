@@ -299,3 +299,43 @@ def test_while_every_hash_slot_is_taken_routes_that_hash_answer_503_and_reads_go
     assert client.get("/users").json()["total"] == 1  # grace was not registered
     assert client.get("/users/me", headers=user.headers).status_code == 200
     assert client.post("/posts", headers=user.headers, json={"title": "t", "body": "b"}).is_success
+
+
+def test_made_up_tokens_from_one_client_are_refused_after_their_share(
+    client: TestClient,
+    other_address: TestClient,
+    user: Account,
+    console_tokens: Callable[[], list[str]],
+) -> None:
+    ask_for_reset(client, user.email)
+    [token] = console_tokens()
+    limit = settings.password_reset_confirm_max_failures
+    answers = [confirm(client, "A" * 42 + str(n % 10)).status_code for n in range(limit)]
+    assert answers == [400] * limit
+    refused = confirm(client, "B" * 43)
+    assert_error(refused, 429, "rate_limited")
+    assert 0 < int(refused.headers["Retry-After"]) <= settings.password_reset_confirm_window_seconds
+    assert_error(confirm(client, token), 429, "rate_limited")  # even a good one, from there
+    assert confirm(other_address, token).status_code == 204  # another client is not held up
+
+
+def test_a_spent_token_counts_as_a_failure(
+    client: TestClient, user: Account, console_tokens: Callable[[], list[str]]
+) -> None:
+    ask_for_reset(client, user.email)
+    [token] = console_tokens()
+    assert confirm(client, token).status_code == 204
+    limit = settings.password_reset_confirm_max_failures
+    answers = [confirm(client, token).status_code for _ in range(limit + 1)]
+    assert answers == [400] * limit + [429]
+
+
+def test_a_good_token_with_a_refused_password_does_not_count(
+    client: TestClient, user: Account, console_tokens: Callable[[], list[str]]
+) -> None:
+    ask_for_reset(client, user.email)
+    [token] = console_tokens()
+    limit = settings.password_reset_confirm_max_failures
+    answers = [confirm(client, token, "password").status_code for _ in range(limit + 2)]
+    assert answers == [422] * (limit + 2)
+    assert confirm(client, token).status_code == 204

@@ -43,3 +43,40 @@ def test_a_registration_that_loses_a_uniqueness_race_is_a_409(
     payload["username"] = "someone_else"
     assert_error(client.post("/auth/register", json=payload), 409, "email_taken")
     assert session.exec(select(func.count()).select_from(User)).one() == 1
+
+
+@pytest.mark.parametrize("email", ["\u0430da@example.com", "j\u00f6rg@example.com"])
+def test_an_address_with_non_ascii_before_the_at_sign_is_a_422_that_says_why(
+    client: TestClient, session: Session, email: str
+) -> None:
+    """A Cyrillic a (U+0430) looks like a Latin one: without the rule it registers beside ada."""
+    body = {"email": email, "username": "lookalike", "password": PASSWORD}
+    response = client.post("/auth/register", json=body)
+    assert_error(response, 422, "validation_error")
+    [problem] = response.json()["detail"]
+    assert problem["loc"] == ["body", "email"]
+    assert "Internationalized characters before the @-sign are not supported" in problem["msg"]
+    assert session.exec(select(func.count()).select_from(User)).one() == 0
+
+
+def test_an_international_domain_is_kept_in_its_ascii_form(
+    client: TestClient, session: Session
+) -> None:
+    body = {"email": "ada@\u0430pple.example", "username": "ada", "password": PASSWORD}
+    assert client.post("/auth/register", json=body).status_code == 201
+    assert session.exec(select(User)).one().email == "ada@xn--pple-43d.example"
+
+
+def test_an_account_stored_before_the_rule_still_signs_in(
+    client: TestClient, session: Session
+) -> None:
+    """The rule is for new addresses: an address stored earlier, as it was typed, still works."""
+    client.post(
+        "/auth/register", json={"email": "a@b.test", "username": "jorg", "password": PASSWORD}
+    )
+    account = session.exec(select(User)).one()
+    account.email = "j\u00f6rg@example.com"  # as the app stored it before the rule
+    session.add(account)
+    session.commit()
+    form = {"username": "j\u00f6rg@example.com", "password": PASSWORD}
+    assert client.post("/auth/login", data=form).status_code == 200

@@ -80,13 +80,16 @@ USERNAME_PATTERN = r"^[A-Za-z0-9_]+$"  # step 5
 
 def valid_email(value: str) -> str:  # step 5
     """The address, normalised and lower-cased, if its syntax is valid."""  # step 5
-    # Only the syntax is checked: nothing is sent and no DNS is asked. The `.test` domain, reserved
-    # for testing, is accepted (`ada@example.test`), so tests and demos need no real addresses.
+    # Only the syntax is checked: nothing is sent and no DNS is asked (`test_environment`, which
+    # also accepts the `.test` domain, reserved for testing, so tests and demos need no real
+    # addresses).
+    # The part before the @ must be ASCII (a Cyrillic a, U+0430, would pass for a Latin one),
+    # and the domain is kept in its ASCII (IDNA) form, so a look-alike shows as `xn--...`.
     try:  # step 5
-        checked = validate_email(value, check_deliverability=False, test_environment=True)  # step 5
+        checked = validate_email(value, test_environment=True, allow_smtputf8=False)  # step 5
     except EmailNotValidError as error:  # step 5
         raise ValueError(f"not a valid email address: {error}") from None  # step 5
-    return checked.normalized.lower()  # step 5
+    return (checked.ascii_email or checked.normalized).lower()  # step 5
 
 
 # Emails are stored lower-case, so uniqueness and login ignore case.

@@ -19,7 +19,7 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, status
-from limits import RateLimitItemPerHour
+from limits import RateLimitItem, RateLimitItemPerHour, RateLimitItemPerSecond
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, SQLModel, col, delete, select
@@ -31,7 +31,14 @@ from blog.deps import SessionDep
 from blog.errors import InvalidResetToken, InvalidToken, error_responses
 from blog.mail import deliver, email_to
 from blog.races import commit_or_gone
-from blog.rate_limits import ClientAddress, Counters, RateLimitCounters, count_or_refuse
+from blog.rate_limits import (
+    ClientAddress,
+    Counters,
+    RateLimitCounters,
+    count_failure,
+    count_or_refuse,
+    refuse_when_used_up,
+)
 from blog.security import hash_password
 from blog.users.accounts import end_every_token
 from blog.users.models import Email, PasswordResetToken, User
@@ -183,20 +190,44 @@ def request_password_reset(
     return PasswordResetRequested()
 
 
+def confirm_limit() -> RateLimitItem:
+    failures = settings.password_reset_confirm_max_failures
+    return RateLimitItemPerSecond(failures, settings.password_reset_confirm_window_seconds)
+
+
+def refuse_a_token_guesser(counters: RateLimitCounters, client: ClientAddress) -> None:
+    """429 for a client that has sent its share of made-up or spent tokens: first, so a refused
+    one waits for no hash slot."""
+    key = ["reset-confirm", client]
+    refuse_when_used_up(counters, confirm_limit(), key, "invalid reset tokens from this address")
+
+
 @router.post(
     "/password-reset/confirm",
     status_code=status.HTTP_204_NO_CONTENT,
-    dependencies=[Depends(take_password_hash_slot, scope="function")],
-    responses=error_responses(400, 413, 422),
+    dependencies=[
+        Depends(refuse_a_token_guesser),
+        Depends(take_password_hash_slot, scope="function"),
+    ],
+    responses=error_responses(400, 413, 422, 429),
 )
 def confirm_password_reset(
-    payload: PasswordResetConfirm, session: SessionDep, background_tasks: BackgroundTasks
+    payload: PasswordResetConfirm,
+    session: SessionDep,
+    background_tasks: BackgroundTasks,
+    client: ClientAddress,
+    counters: RateLimitCounters,
 ) -> None:
     """Set a new password with an emailed token. The token works once; using it ends every
     other reset token and every session of the account (log in with the new password).
     400 `invalid_reset_token` for an unknown, used or expired token; 422 for a password that
-    breaks the rules, and then the token stays unspent."""
-    reset, user = account_for_reset_token(session, payload.token)
+    breaks the rules, and then the token stays unspent. A client's made-up or spent tokens are
+    counted: past `PASSWORD_RESET_CONFIRM_MAX_FAILURES` in the window, 429."""
+    try:
+        reset, user = account_for_reset_token(session, payload.token)
+    except InvalidResetToken:
+        count_failure(counters, confirm_limit(), ["reset-confirm", client])
+        raise
     refuse_personal_password(
         payload.new_password, "new_password", username=user.username, email=user.email
     )
