@@ -1,7 +1,8 @@
 """Alembic's entry point: which database to migrate, and which models describe the target schema.
 
-Lesson: migrations compare `SQLModel.metadata` (filled by importing every models module below) with
-the real database. The URL comes from the same `Settings` as the app, so there is one DATABASE_URL.
+Lesson: migrations compare `SQLModel.metadata` (filled by importing every models module below:
+each registers its tables there, so a lesson that adds tables adds its import) with the real
+database. The URL comes from the same `Settings` as the app, so there is one DATABASE_URL.
 SQLite cannot ALTER most things in place, so on SQLite Alembic works in "batch" mode (copy, change,
 swap); `compare_type` makes autogenerate notice changed column types too.
 """
@@ -15,7 +16,6 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import SQLModel
 
-# Each models module registers its tables on SQLModel.metadata; add yours here.
 import blog.comments.models  # step 11
 import blog.posts.models  # step 10
 import blog.users.models  # step 4

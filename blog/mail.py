@@ -6,8 +6,10 @@ blocking). A failure here must never undo or fail the request, so it is caught a
 The backend comes from settings: `console` logs the message (in development only; elsewhere it
 logs just the user's id, since logs are kept and addresses are personal data), `smtp` sends it
 through any SMTP server (host, port, login, STARTTLS). Logs name users by id, never by address.
-The texts are templates in `blog/emails/`; account recovery (`blog/users/recovery.py`) sends its
-reset tokens through `email_to` and `deliver` too.
+A password change, a completed reset and an email change each send a security email to the
+account's (old) address, so the owner hears of a change they did not make. The texts are
+templates in `blog/emails/`; account recovery (`blog/users/recovery.py`) sends its reset tokens
+through `email_to` and `deliver` too.
 
 When to move to a real queue: BackgroundTasks live in the web process, so a restart loses the work
 and nothing retries. Once an email *must* arrive, or jobs need retries, schedules or their own
@@ -18,6 +20,7 @@ Celery if you need its ecosystem.
 import logging
 import smtplib
 import ssl
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -58,6 +61,15 @@ def send_welcome_email(user_id: int, to: str, username: str) -> None:
     """Send (or, with the console backend, log) the welcome email; never raise."""
     welcome = email_to(to, f"Welcome to blog, {username}!", "welcome", username=username)
     deliver(user_id, welcome, "welcome email")
+
+
+def send_security_email(user_id: int, to: str, username: str, what: str) -> None:
+    """Tell an account's (old) address that `what` happened, and what to do if it was not
+    them; it carries no token and no password. Never raise."""
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
+    values = {"username": username, "what": what, "when": when}
+    notice = email_to(to, f"{what} for your blog account", "account_changed", **values)
+    deliver(user_id, notice, "security email")
 
 
 def deliver(user_id: int, message: EmailMessage, what: str) -> None:

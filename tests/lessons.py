@@ -12,6 +12,7 @@ after.
 """
 
 import ast
+import difflib
 import re
 import shutil
 import sys
@@ -109,6 +110,15 @@ THE_WHOLE_APP_TESTS = (
     "tests/redis/test_rate_limits_across_processes.py",
     "tests/browser/__init__.py",
     "tests/browser/chromium.py",
+    # Each exercise's test and solution, which the last lesson's replay of every lesson applies.
+    "tests/exercises/teapot/test_teapot.py",
+    "tests/exercises/teapot/solution.patch",
+    "tests/exercises/no_links_in_bios/test_no_links_in_bios.py",
+    "tests/exercises/no_links_in_bios/solution.patch",
+    "tests/exercises/user_posts/test_user_posts.py",
+    "tests/exercises/user_posts/solution.patch",
+    "tests/exercises/comments_by_author/test_comments_by_author.py",
+    "tests/exercises/comments_by_author/solution.patch",
     "tests/docs_pages.py",
     "tests/screenshots.py",
 )
@@ -128,7 +138,7 @@ LESSONS = (
         tests=("tests/test_config.py",),
         serve=".venv/bin/uvicorn blog.main:app",
         try_it="`/docs` opens Swagger UI, served by the app itself (it works offline); "
-        "`ENVIRONMENT=production .venv/bin/python -m blog` refuses to start without a "
+        "`ENVIRONMENT=production .venv/bin/uvicorn blog.main:app` refuses to start without a "
         "`JWT_SECRET`, in one line.",
         why_here="Before validation and the first table: the engine reads `DATABASE_URL`, so "
         "settings come first. `tests/conftest.py` comes now too, because every later lesson's "
@@ -208,10 +218,12 @@ LESSONS = (
     Lesson(
         title="Background tasks: the welcome email",
         topic="Module 5.3: background tasks",
-        files=("blog/mail.py", "blog/emails/welcome.txt"),
+        files=("blog/mail.py", "blog/emails/welcome.txt", "blog/emails/account_changed.txt"),
         tests=("tests/test_mail.py",),
-        try_it="`POST /auth/register`; the server's log shows the welcome email, written after "
-        "the answer was sent.",
+        try_it="`POST /auth/register` answers 201 at once; the welcome email is written after "
+        "the answer has gone (a background task), and `tests/test_mail.py` reads it. The "
+        "server's log shows it from lesson 13 on, which sets up the app's logging (until then "
+        "Python drops lines below WARNING).",
     ),
     Lesson(
         title="WebSockets: an echo",
@@ -304,8 +316,9 @@ LESSONS = (
         topic="After the course: scale",
         files=("blog/cpus.py", "blog/capacity.py"),
         tests=("tests/test_capacity.py", "tests/test_time_limits.py"),
-        try_it="with `DATABASE_POOL_SIZE=1 DATABASE_MAX_OVERFLOW=1`, a burst of requests gets "
-        "503 `server_busy` with `Retry-After` instead of waiting.",
+        try_it="start it with `DATABASE_POOL_SIZE=1 DATABASE_MAX_OVERFLOW=1 "
+        "PASSWORD_HASH_CONCURRENCY=1 PASSWORD_HASH_TIMEOUT=1` in front, then send 20 logins at "
+        "once: some answer 503 `server_busy` with `Retry-After: 1` instead of waiting.",
     ),
     Lesson(
         title="Rate limits: logins and registrations",
@@ -382,10 +395,19 @@ def file_at(path: str, step: int, source: Path = REPO_ROOT) -> str:
 
 
 def lines_added_at(path: str, step: int, source: Path = REPO_ROOT) -> list[str]:
-    """The lines of `path` that lesson `step` adds (marked `# step {step}`), as they stand."""
-    lines = (source / path).read_text().splitlines()
-    marked = zip(lines, line_steps(lines), strict=True)
-    return [line for line, n in marked if n == step] if step > 1 else []
+    """The lines lesson `step` adds to `path`: those marked `# step {step}` (with the comments
+    above them), and the brackets of an import whose first name comes back with them."""
+    if step == 1:
+        return []
+    before = file_at(path, step - 1, source).splitlines()
+    after = file_at(path, step, source).splitlines()
+    matcher = difflib.SequenceMatcher(a=before, b=after, autojunk=False)
+    return [
+        line
+        for kind, _, _, start, end in matcher.get_opcodes()
+        if kind in ("insert", "replace")
+        for line in after[start:end]
+    ]
 
 
 def first_lesson_of(path: str) -> int:
@@ -474,8 +496,10 @@ def lesson_section(number: int, lesson: Lesson) -> list[str]:
     if number == 1:
         out.append(
             "- In every Python file you copy, now and later, leave out each line that ends with "
-            "`# step N` for a lesson still to come (and the comment right above it), and make "
-            "the folder `alembic/versions/`. Copy the other files as they are."
+            "`# step N` for a lesson still to come, with the comment lines right above it; an "
+            "import whose names all go is left out whole (its `from x import (` and `)` too), "
+            "and comes back, brackets and all, in the lesson of its first name. Copy the other "
+            "files as they are, and make the folder `alembic/versions/`."
         )
         out.append(
             "- `git init`: the folder becomes a git repository (the last lesson's test lists "
@@ -516,8 +540,10 @@ def lesson_section(number: int, lesson: Lesson) -> list[str]:
             "",
             f"**Exercise.** {exercise.task} Copy `{exercise.test}` into your `tests/`: it "
             f"fails. Make it pass. One solution: `{exercise.solution}` "
-            f"(`git apply {exercise.solution}`); it is not part of the app, and later "
-            "lessons do not need it.",
+            f"(`git apply {exercise.solution}`). It is not part of the app: once it passes, "
+            f"take your change out again (`git apply -R {exercise.solution}` if you applied that "
+            "one) and delete the copied test, since the next lessons' lines are written "
+            "against the lesson without it.",
         ]
     out += ["", "---", ""]
     if number > 1:

@@ -427,3 +427,18 @@ def signed(claims: dict[str, object]) -> str:
 
 def get_me(client: TestClient, token: str):  # type: ignore[no-untyped-def]
     return client.get("/users/me", headers={"Authorization": f"Bearer {token}"})
+
+
+def test_an_account_stored_before_the_rule_still_signs_in(
+    client: TestClient, session: Session
+) -> None:
+    """The rule is for new addresses: an address stored earlier, as it was typed, still works."""
+    client.post(
+        "/auth/register", json={"email": "a@b.test", "username": "jorg", "password": PASSWORD}
+    )
+    account = session.exec(select(User)).one()
+    account.email = "j\u00f6rg@example.com"  # as the app stored it before the rule
+    session.add(account)
+    session.commit()
+    form = {"username": "j\u00f6rg@example.com", "password": PASSWORD}
+    assert client.post("/auth/login", data=form).status_code == 200

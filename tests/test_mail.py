@@ -184,3 +184,45 @@ def test_the_app_gives_that_warning_when_it_starts(
     with caplog.at_level(logging.WARNING, logger="blog.mail"), TestClient(create_app()):
         pass
     assert any("EMAIL_BACKEND=console" in record.getMessage() for record in caplog.records)
+
+
+def security_emails(inbox: Inbox) -> list[tuple[list[str], str, str]]:
+    """(recipients, subject, text) of every email after the welcome one."""
+    return [
+        (envelope.rcpt_tos, str(message["Subject"]), str(message.get_payload()))
+        for envelope, message in inbox.messages
+        if not str(message["Subject"]).startswith("Welcome")
+    ]
+
+
+def test_a_password_change_tells_the_account_by_email(client: TestClient, inbox: Inbox) -> None:
+    ada = register_account(client, "ada")
+    new_password = "an entirely new passphrase"
+    body = {"current_password": PASSWORD, "new_password": new_password}
+    assert client.post("/users/me/password", headers=ada.headers, json=body).status_code == 204
+    [(to, subject, text)] = security_emails(inbox)
+    assert to == ["ada@example.com"]
+    assert subject == "Your password was changed for your blog account"
+    assert "If it was not you" in text and "POST /auth/password-reset" in text
+    assert new_password not in text and PASSWORD not in text
+    assert ada.headers["Authorization"].split()[1] not in text
+
+
+def test_an_email_change_tells_the_old_address(client: TestClient, inbox: Inbox) -> None:
+    ada = register_account(client, "ada")
+    body = {"email": "new-ada@example.com", "current_password": PASSWORD}
+    assert client.patch("/users/me", headers=ada.headers, json=body).status_code == 200
+    [(to, subject, text)] = security_emails(inbox)
+    assert to == ["ada@example.com"]  # the old address: the new one may be an attacker's
+    assert subject == "Your email address was changed for your blog account"
+    assert "new-ada@example.com" not in text and PASSWORD not in text
+
+
+def test_nothing_is_sent_when_nothing_that_matters_changes(
+    client: TestClient, inbox: Inbox
+) -> None:
+    ada = register_account(client, "ada")
+    assert client.patch("/users/me", headers=ada.headers, json={"bio": "Hi"}).status_code == 200
+    wrong = {"current_password": "not the password", "new_password": "an entirely new one"}
+    assert client.post("/users/me/password", headers=ada.headers, json=wrong).status_code == 400
+    assert security_emails(inbox) == []

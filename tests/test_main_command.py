@@ -149,7 +149,7 @@ def test_an_unreachable_database_stops_start_up_with_one_line(tmp_path: Path) ->
             {"ENVIRONMENT": "production", "JWT_SECRET": "short"},
             "Invalid configuration: JWT_SECRET must be set to at least 32 bytes when "
             "ENVIRONMENT=production (generate one with: "
-            'python -c "import secrets; print(secrets.token_urlsafe(32))")',
+            'python3 -c "import secrets; print(secrets.token_urlsafe(32))")',
         ),
     ],
 )

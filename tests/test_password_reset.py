@@ -339,3 +339,18 @@ def test_a_good_token_with_a_refused_password_does_not_count(
     answers = [confirm(client, token, "password").status_code for _ in range(limit + 2)]
     assert answers == [422] * (limit + 2)
     assert confirm(client, token).status_code == 204
+
+
+def test_a_completed_reset_tells_the_account_by_email(
+    client: TestClient, user: Account, inbox: Inbox
+) -> None:
+    inbox.messages.clear()  # the welcome email
+    ask_for_reset(client, user.email)
+    [(_, reset_email)] = inbox.messages
+    [token] = TOKEN_IN_EMAIL.findall(str(reset_email.get_payload()))
+    assert confirm(client, token).status_code == 204
+    [_, (envelope, notice)] = inbox.messages
+    assert envelope.rcpt_tos == [user.email]
+    assert notice["Subject"] == "Your password was reset for your blog account"
+    text = str(notice.get_payload())
+    assert token not in text and NEW_PASSWORD not in text

@@ -28,6 +28,7 @@ from blog.errors import (
     WrongPassword,  # step 7
 )
 from blog.hub import hub  # step 18
+from blog.mail import send_security_email  # step 8
 from blog.rate_limits import Counters, count_login_attempt, forget_login_attempts  # step 16
 from blog.security import (
     create_access_token,
@@ -115,3 +116,11 @@ def check_current_password(  # step 7
     if password is None or not verify_password(password, user.password_hash):  # step 7
         raise WrongPassword(wrong)  # step 7
     forget_login_attempts(counters, account, client)  # step 16
+
+
+# The account's address hears of a change, after the response: what changed, and what to do if
+# it was not its owner (the caller passes the address it had before the change).
+def tell_the_owner(background_tasks: BackgroundTasks, user: User, what: str) -> None:  # step 8
+    assert user.id is not None  # step 8
+    send = send_security_email  # step 8
+    background_tasks.add_task(send, user.id, user.email, user.username, what)  # step 8

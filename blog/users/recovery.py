@@ -40,7 +40,7 @@ from blog.rate_limits import (
     refuse_when_used_up,
 )
 from blog.security import hash_password
-from blog.users.accounts import end_every_token
+from blog.users.accounts import end_every_token, tell_the_owner
 from blog.users.models import Email, PasswordResetToken, User
 from blog.users.passwords import Password, refuse_personal_password
 
@@ -236,3 +236,4 @@ def confirm_password_reset(
     end_every_token(session, user, background_tasks)
     user.password_hash = password_hash
     commit_or_gone(session, user, InvalidToken("The account was deleted."))
+    tell_the_owner(background_tasks, user, "Your password was reset")

@@ -58,6 +58,7 @@ from blog.users.accounts import (
     end_every_token,  # step 7
     forget_reset_tokens,  # step 17
     save_account,  # step 5
+    tell_the_owner,  # step 8
     token_for,  # step 5
 )
 from blog.users.models import (
@@ -166,6 +167,7 @@ def update_me(  # step 7
     payload: UserUpdateMe,  # step 7
     user: CurrentUser,  # step 7
     session: SessionDep,  # step 7
+    background_tasks: BackgroundTasks,  # step 8
     client: ClientAddress,  # step 16
     counters: RateLimitCounters,  # step 16
 ) -> User:  # step 7
@@ -184,6 +186,8 @@ def update_me(  # step 7
         )  # step 7
         # Reset emails sent to the old address stop working.
         forget_reset_tokens(session, user)  # step 17
+        # The old address hears of it: a stolen session cannot move the account unnoticed.
+        tell_the_owner(background_tasks, user, "Your email address was changed")  # step 8
     user.sqlmodel_update(changes)  # step 7
     save_account(session, user)  # step 7
     return user  # step 7
@@ -226,6 +230,7 @@ def change_password(  # step 7
     end_every_token(session, user, background_tasks)  # step 7
     user.password_hash = password_hash  # step 7
     commit_or_gone(session, user, InvalidToken(ACCOUNT_DELETED))  # step 7
+    tell_the_owner(background_tasks, user, "Your password was changed")  # step 8
 
 
 @users_router.delete(  # step 7
