@@ -176,21 +176,35 @@ ERROR_EXAMPLES: dict[int, dict[str, str | list[dict[str, Any]]]] = {
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` for a route: each status it may answer, in the `ErrorResponse` shape
-    (described by its HTTP reason phrase: "Not Found"), with an example of each of its codes."""
-    return {
-        status_code: {
-            "model": ErrorResponse,
-            "content": {
-                "application/json": {
-                    "examples": {
-                        code: {"value": {"detail": detail, "code": code}}
-                        for code, detail in ERROR_EXAMPLES[status_code].items()
-                    }
-                }
-            },
-        }
-        for status_code in statuses
-    }
+    (described by its HTTP reason phrase: "Not Found")."""
+    return {status_code: {"model": ErrorResponse} for status_code in statuses}
+
+
+def with_examples(responses: dict[str, dict[str, Any]]) -> None:
+    """Each `ErrorResponse` of an operation's `responses` gets the examples of its status."""
+    for status_code, response in responses.items():
+        content = response.get("content", {}).get("application/json", {})
+        if content.get("schema", {}).get("$ref", "").endswith("/ErrorResponse"):
+            examples = ERROR_EXAMPLES.get(int(status_code), {})
+            content["examples"] = {
+                code: {"value": {"detail": detail, "code": code}}
+                for code, detail in examples.items()
+            }
+
+
+def show_error_examples(app: FastAPI) -> None:
+    """Add the error examples once, as the app builds its OpenAPI document (FastAPI's
+    "extending OpenAPI"), not on every route: a route names only its statuses."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            for path in build()["paths"].values():
+                for operation in path.values():
+                    with_examples(operation["responses"])
+        return build()  # the document made above, kept by FastAPI
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def error_json(error: DomainError) -> JSONResponse:
@@ -273,3 +287,4 @@ def install_error_handlers(app: FastAPI) -> None:
     # `Exception` goes to Starlette's outermost middleware, which answers with this handler and
     # then re-raises so the server can log it as well.
     app.add_exception_handler(Exception, handle_unexpected_error)
+    show_error_examples(app)
