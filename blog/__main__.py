@@ -7,6 +7,8 @@ existing database gets whatever migrations it is missing. Then uvicorn serves th
 """
 
 import argparse
+import os
+import sys
 from pathlib import Path
 
 import uvicorn
@@ -44,6 +46,23 @@ def run_seed() -> None:
     seed.run()
 
 
+def python_command() -> str:
+    """How this interpreter is run from here: `.venv/bin/python` in the venv the docs use."""
+    relative = os.path.relpath(sys.executable)
+    return "python" if relative.startswith("..") else relative
+
+
+def offer_the_seed() -> None:
+    """Point at the demo data when there is a seed to run and nothing in the database yet."""
+    if not SEED_MODULE.exists() or settings.environment == "production":
+        return
+    from blog import seed
+
+    if seed.no_users_yet():
+        command = f"{python_command()} -m blog seed"
+        print(f"blog: no data yet; `{command}` adds demo users, posts and comments")
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m blog", description="Apply migrations, then serve (or seed) the blog API."
@@ -64,8 +83,7 @@ def main(argv: list[str] | None = None) -> None:
         run_seed()
         return
     print(f"blog: {settings.environment}; docs at http://{options.host}:{options.port}/docs")
-    if SEED_MODULE.exists():
-        print("blog: no data yet? `python -m blog seed` adds demo users, posts and comments")
+    offer_the_seed()
     uvicorn.run(
         "blog.main:app",
         host=options.host,

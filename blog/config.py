@@ -5,8 +5,8 @@ Lesson: configuration is input too, so it gets the same Pydantic validation as a
 validated instance the rest of the package imports. A wrong value stops the app at start-up with one
 line naming the setting (never its value), which is how a deployment should fail: early, loudly, and
 without leaking a secret into the logs. Production refuses to start without a real `JWT_SECRET`;
-development without one makes its own, once, in a git-ignored file, so that several workers and
-restarts all sign with the same secret.
+development without one makes its own when it first needs it, once, in a git-ignored file, so that
+several workers and restarts all sign with the same secret.
 """
 
 import os
@@ -192,8 +192,7 @@ class Settings(BaseSettings):
             if entropy_bits(secret) < MIN_SECRET_BITS:  # step 12
                 raise ValueError(WEAK_SECRET)  # step 12
         elif self.jwt_secret is None and self.environment == "development":
-            self.jwt_secret = SecretStr(development_secret())
-            self._signs_with_development_secret = True
+            self._signs_with_development_secret = True  # made on first use: see jwt_secret_value
         elif self.jwt_secret is None:  # ENVIRONMENT=test: each process its own
             self.jwt_secret = SecretStr(secrets.token_urlsafe(32))
         return self
@@ -220,7 +219,10 @@ class Settings(BaseSettings):
 
     @property
     def jwt_secret_value(self) -> str:
-        assert self.jwt_secret is not None  # set by require_real_secret_in_production
+        # Development's own secret is made when a token is first signed or checked, so a
+        # command that signs nothing (`python -m blog --help`) leaves no file behind.
+        if self.jwt_secret is None:
+            self.jwt_secret = SecretStr(development_secret())
         return self.jwt_secret.get_secret_value()
 
 

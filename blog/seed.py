@@ -110,6 +110,11 @@ def seed(session: Session) -> None:
     session.commit()
 
 
+def no_users_yet() -> bool:
+    with Session(engine) as session:
+        return session.exec(select(User.id).limit(1)).first() is None
+
+
 def run() -> None:
     if settings.environment == "production":
         raise SystemExit("seed: refusing to add demo accounts with known passwords in production")

@@ -301,7 +301,8 @@ LESSONS = (
         files=("blog/logs.py",),
         tests=("tests/test_logs.py",),
         try_it="every request logs one line with its method, path, status, time and "
-        "`X-Request-ID`; `ENVIRONMENT=production` logs JSON lines.",
+        "`X-Request-ID`; `ENVIRONMENT=production JWT_SECRET=$(openssl rand -hex 32) "
+        ".venv/bin/python -m blog` logs JSON lines (production needs a real secret, lesson 1).",
     ),
     Lesson(
         title="Hardening: security headers and a body limit",
@@ -577,21 +578,25 @@ def lesson_index(folder: str = "docs/lessons/") -> str:
 
 def marked_lines() -> str:
     """How many lines carry a `# step N` mark, in which files: the cost of growing files."""
-    counts = {}
+    marks: dict[str, list[int]] = {}  # path: the step of each marked line
     for lesson in LESSONS:
         for path in lesson.files + lesson.support + lesson.tests:
             if path.endswith(".py"):
-                marked = sum(
-                    bool(STEP_MARK.search(line.rstrip()))
+                steps = [
+                    int(found.group(1))
                     for line in (REPO_ROOT / path).read_text().splitlines()
-                )
-                if marked:
-                    counts[path] = marked
-    busiest = sorted(counts.items(), key=lambda item: -item[1])[:2]
-    most = " and ".join(f"`{path}` ({count})" for path, count in busiest)
-    total = sum(counts.values())
+                    if (found := STEP_MARK.search(line.rstrip()))
+                ]
+                if steps:
+                    marks[path] = steps
+    busiest = sorted(marks.items(), key=lambda item: -len(item[1]))[:2]
+    most = " and ".join(
+        f"`{path}` ({len(steps)}, grown by lessons {', '.join(map(str, sorted(set(steps))))})"
+        for path, steps in busiest
+    )
+    total = sum(len(steps) for steps in marks.values())
     return (
-        f"{MARKS_START}\nHow many lines are marked, and why: {total}, in {len(counts)} files. "
+        f"{MARKS_START}\nHow many lines are marked, and why: {total}, in {len(marks)} files. "
         f"Most are in {most}.\n{MARKS_END}"
     )
 

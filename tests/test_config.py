@@ -58,6 +58,7 @@ def test_development_without_a_secret_makes_one_for_the_folder_and_keeps_it(
     monkeypatch.chdir(tmp_path)
     first = make_settings(environment="development", jwt_secret=None)
     second = make_settings(environment="development", jwt_secret=None)  # a restart, a 2nd worker
+    assert not (tmp_path / DEVELOPMENT_SECRET_FILE).exists()  # not until a token needs it
     assert len(first.jwt_secret_value.encode()) >= 32
     assert first.jwt_secret_value == second.jwt_secret_value
     kept = tmp_path / DEVELOPMENT_SECRET_FILE

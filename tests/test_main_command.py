@@ -10,9 +10,11 @@ import uvicorn
 from sqlalchemy import create_engine, inspect
 
 import blog.__main__ as blog_main
+from blog import seed
 from blog.config import (
     settings,
 )
+from blog.database import make_engine
 from tests.helpers import PASSWORD
 from tests.servers import (
     REPO_ROOT,
@@ -30,6 +32,7 @@ def test_main_applies_migrations_then_serves(
 ) -> None:
     database = tmp_path / "blog.db"
     monkeypatch.setattr(settings, "database_url", f"sqlite:///{database}")
+    monkeypatch.setattr(seed, "engine", make_engine(settings.database_url))
     served: dict[str, object] = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.update(options))
 
@@ -52,6 +55,7 @@ def test_before_the_seed_module_is_there_nothing_offers_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(settings, "database_url", f"sqlite:///{tmp_path / 'blog.db'}")
+    monkeypatch.setattr(seed, "engine", make_engine(settings.database_url))
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: None)
     seed_module = tmp_path / "seed.py"
     monkeypatch.setattr(blog_main, "SEED_MODULE", seed_module)
@@ -63,6 +67,41 @@ def test_before_the_seed_module_is_there_nothing_offers_it(
     seed_module.unlink()
     with pytest.raises(SystemExit, match=r"blog/seed\.py is not there yet"):
         blog_main.main(["seed"])
+
+
+def test_the_seed_is_offered_only_while_there_are_no_users(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(settings, "database_url", f"sqlite:///{tmp_path / 'blog.db'}")
+    engine = make_engine(settings.database_url)
+    monkeypatch.setattr(seed, "engine", engine)
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: None)
+    blog_main.main([])
+    assert "no data yet" in capsys.readouterr().out
+    blog_main.main(["seed"])
+    blog_main.main([])
+    assert "no data yet" not in capsys.readouterr().out
+    engine.dispose()
+
+
+def test_production_is_never_offered_the_seed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(settings, "database_url", f"sqlite:///{tmp_path / 'blog.db'}")
+    monkeypatch.setattr(seed, "engine", make_engine(settings.database_url))
+    monkeypatch.setattr(settings, "environment", "production")
+    blog_main.offer_the_seed()
+    assert capsys.readouterr().out == ""
+
+
+def test_the_seed_command_is_spelled_as_this_python_is_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "executable", str(tmp_path / ".venv" / "bin" / "python"))
+    assert blog_main.python_command() == os.path.join(".venv", "bin", "python")
+    monkeypatch.setattr(sys, "executable", "/usr/bin/python3")
+    assert blog_main.python_command() == "python"
 
 
 def test_default_options_serve_on_localhost_8000() -> None:
@@ -95,6 +134,7 @@ def test_help_is_only_the_usage_in_a_fresh_checkout(tmp_path: Path) -> None:
     assert result.stdout.startswith("usage: python -m blog")
     assert "seed" in result.stdout and "--port" in result.stdout
     assert result.stderr == ""
+    assert list(tmp_path.iterdir()) == []  # no development secret, no database: nothing ran
 
 
 @pytest.mark.slow  # starts a server or a Python process
