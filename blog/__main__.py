@@ -3,7 +3,8 @@
 Lesson: the one command a newcomer runs. Migrations are applied first (Alembic owns the schema; the
 app never calls `create_all`), so a fresh clone gets a SQLite `blog.db` with every table, and an
 existing database gets whatever migrations it is missing. Then uvicorn serves the app.
-`python -m blog seed` applies the migrations too, then adds demo users, posts and comments.
+`python -m blog seed` applies the migrations too, then adds demo users, posts and comments;
+`python -m blog users deactivate|activate USERNAME` is an operator's command (`blog/operators.py`).
 """
 
 import argparse
@@ -15,7 +16,10 @@ import uvicorn
 from alembic import command
 from alembic.config import Config
 
+from blog import operators  # step 19
 from blog.config import (
+    MAX_CONNECTIONS,  # step 14
+    MAX_REQUEST_HEAD_BYTES,  # step 14
     WEBSOCKET_MAX_FRAME_BYTES,  # step 9
     settings,
 )
@@ -63,13 +67,22 @@ def offer_the_seed() -> None:
         print(f"blog: no data yet; `{command}` adds demo users, posts and comments")
 
 
+COMMANDS = [
+    "serve",
+    "seed",
+    "users",  # step 19
+]
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m blog", description="Apply migrations, then serve (or seed) the blog API."
+        prog="python -m blog", description="Apply migrations, then serve the API (or run a command)"
     )
     parser.add_argument(
-        "command", nargs="?", choices=["serve", "seed"], default="serve", help="default: serve"
+        "command", nargs="?", choices=COMMANDS, default="serve", help="default: serve"
     )
+    parser.add_argument("action", nargs="?", help="users: deactivate or activate")  # step 19
+    parser.add_argument("username", nargs="?", help="users: the account's username")  # step 19
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on")
     parser.add_argument("--reload", action="store_true", help="restart when the code changes")
@@ -82,6 +95,9 @@ def main(argv: list[str] | None = None) -> None:
     if options.command == "seed":
         run_seed()
         return
+    if options.command == "users":  # step 19
+        operators.run(options.action, options.username)  # step 19
+        return  # step 19
     print(f"blog: {settings.environment}; docs at http://{options.host}:{options.port}/docs")
     offer_the_seed()
     uvicorn.run(
@@ -91,6 +107,10 @@ def main(argv: list[str] | None = None) -> None:
         reload=options.reload,
         # Larger WebSocket frames are refused (1009) by uvicorn.
         ws_max_size=WEBSOCKET_MAX_FRAME_BYTES,  # step 9
+        # The same server options as railway.json's start command: a bounded request head.
+        http="h11",  # step 14
+        h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,  # step 14
+        limit_concurrency=MAX_CONNECTIONS,  # step 14
         server_header=False,  # no `server: uvicorn`: nothing to tell a scanner which server runs
     )
 

@@ -35,11 +35,17 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from blog.cpus import half_the_cpus  # step 15
+from blog.file_handles import half_the_file_handles  # step 9
 from blog.secret_strength import MIN_SECRET_BITS, WEAK_SECRET, entropy_bits  # step 12
 
 MIN_PRODUCTION_SECRET_BYTES = 32
 # The largest WebSocket frame: uvicorn refuses larger ones (1009), blog/realtime.py checks too.
 WEBSOCKET_MAX_FRAME_BYTES = 64 * 1024  # step 9
+# The most a request's line and headers may take together: h11, the HTTP parser the start command
+# names, answers more with its own 400; httptools, uvicorn's default, keeps reading any amount.
+MAX_REQUEST_HEAD_BYTES = 16 * 1024  # step 14
+# Connections one process keeps open, sockets included; past it uvicorn answers requests 503.
+MAX_CONNECTIONS = 900  # step 14
 # Where development keeps the secret it makes for itself: in the folder the app runs in (beside the
 # default `blog.db`), git-ignored, so every worker and every restart signs with the same one.
 DEVELOPMENT_SECRET_FILE = Path(".dev-jwt-secret")
@@ -150,6 +156,11 @@ class Settings(BaseSettings):
     smtp_from: str = "blog <noreply@blog.example.test>"  # step 8
     smtp_starttls: bool = True  # step 8
     smtp_timeout: float = Field(default=10, gt=0, le=120)  # step 8
+    # WebSockets one process holds in all, one client address on the echo and one account on
+    # the notifications; a socket over a cap is closed with 1013 (try again later).
+    websocket_max_open: int = Field(default_factory=half_the_file_handles, ge=1)  # step 9
+    websocket_max_per_client: int = Field(default=20, ge=1, le=100_000)  # step 9
+    websocket_max_per_account: int = Field(default=5, ge=1, le=1_000)  # step 18
     # Real-time notifications across processes (several workers or replicas): a Redis URL.
     # Unset, notifications reach only the sockets held by the process that raised them.
     redis_url: str | None = None  # step 16

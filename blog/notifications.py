@@ -7,7 +7,8 @@ tokens end (logout, password change, deleted account) its sockets close with 100
 are open, and how an event reaches them on every process, is the hub's business (`blog/hub.py`).
 The token is checked in a session that ends with the check: a socket may stay open for hours, and
 must hold no database connection meanwhile; while every session is taken, the socket closes with
-1013 (try again later).
+1013 (try again later), and so it does over a cap: `WEBSOCKET_MAX_PER_ACCOUNT` sockets per account
+in this process, and the process's own (`blog/realtime.py`).
 """
 
 from datetime import datetime
@@ -26,7 +27,7 @@ from blog.database import get_engine
 from blog.deps import get_current_user
 from blog.errors import DomainError, ServerBusy
 from blog.hub import hub
-from blog.realtime import FrameGuard
+from blog.realtime import FrameGuard, TooManySockets, open_sockets
 from blog.users.models import UserPublic
 
 router = APIRouter()
@@ -67,12 +68,14 @@ async def signed_in_user_id(engine: Engine, token: str | None) -> int | None:
 async def notifications(
     socket: WebSocket, engine: Annotated[Engine, Depends(get_engine)], token: str | None = None
 ) -> None:
-    """Pushes your notifications as JSON; closes with 1008 without a valid token."""
+    """Pushes your notifications as JSON; closes with 1008 without a valid token, with 1013
+    while the server is busy or over a socket cap."""
     await socket.accept()  # accept first: only an open socket can carry a close code
     try:
-        await push_notifications(socket, engine, token)
-    except ServerBusy:
-        await close_unless_closed(socket, status.WS_1013_TRY_AGAIN_LATER, "server busy")
+        with open_sockets.one_more():
+            await push_notifications(socket, engine, token)
+    except (ServerBusy, TooManySockets) as refusal:
+        await close_unless_closed(socket, status.WS_1013_TRY_AGAIN_LATER, str(refusal))
 
 
 async def push_notifications(socket: WebSocket, engine: Engine, token: str | None) -> None:
@@ -80,18 +83,19 @@ async def push_notifications(socket: WebSocket, engine: Engine, token: str | Non
     if user_id is None:
         await socket.close(status.WS_1008_POLICY_VIOLATION, "a valid token is required")
         return
-    hub.add(user_id, socket)
-    try:
-        # A logout between the check above and `hub.add` closed the account's sockets without
-        # this one; now that it hears every later one, check the token once more.
-        if await signed_in_user_id(engine, token) is None:
-            # That logout may have closed this socket too while we looked (`hub.sign_out`).
-            await close_unless_closed(socket, status.WS_1008_POLICY_VIOLATION, "signed out")
-            return
-        # Tells the client that from now on it will hear every event (nothing was missed since).
-        await socket.send_json({"type": "ready", "user_id": user_id})
-        guard = FrameGuard(socket)
-        while await guard.receive_text() is not None:
-            pass  # nothing to say to the server yet; reading notices the socket closing
-    finally:
-        hub.remove(user_id, socket)
+    with open_sockets.one_more_for(f"account {user_id}", settings.websocket_max_per_account):
+        hub.add(user_id, socket)
+        try:
+            # A logout between the check above and `hub.add` closed the account's sockets without
+            # this one; now that it hears every later one, check the token once more.
+            if await signed_in_user_id(engine, token) is None:
+                # That logout may have closed this socket too while we looked (`hub.sign_out`).
+                await close_unless_closed(socket, status.WS_1008_POLICY_VIOLATION, "signed out")
+                return
+            # Tells the client that from now on it will hear every event (nothing was missed since).
+            await socket.send_json({"type": "ready", "user_id": user_id})
+            guard = FrameGuard(socket)
+            while await guard.receive_text() is not None:
+                pass  # nothing to say to the server yet; reading notices the socket closing
+        finally:
+            hub.remove(user_id, socket)

@@ -92,6 +92,7 @@ THE_WHOLE_APP_TESTS = (
     "tests/benchmarks/load.py",
     "tests/benchmarks/write_load.py",
     "tests/benchmarks/websocket_memory.py",
+    "tests/benchmarks/request_heads.py",
     "tests/postgres/__init__.py",
     "tests/postgres/conftest.py",
     "tests/postgres/proxy.py",
@@ -228,7 +229,7 @@ LESSONS = (
     Lesson(
         title="WebSockets: an echo",
         topic="Module 5.4: WebSockets",
-        files=("blog/realtime.py",),
+        files=("blog/file_handles.py", "blog/realtime.py"),
         tests=("tests/test_websockets.py",),
         try_it="connect to `ws://127.0.0.1:8000/ws/notify` and send `hi`: it answers "
         "`Echo: hi` (Swagger UI has no sockets: [Try a socket](../realtime.md#try-a-socket) "
@@ -340,14 +341,26 @@ LESSONS = (
     ),
     Lesson(
         title="Live notifications",
-        topic="After the course: notifications (WebSockets, part 2); the tests of the whole app",
+        topic="After the course: notifications (WebSockets, part 2)",
         files=("blog/hub.py", "blog/notifications.py"),
-        support=THE_WHOLE_APP_TESTS,
         tests=(
             "tests/test_notifications.py",
             "tests/test_tokens_end.py",
             "tests/test_realtime_fallback.py",
             "tests/test_races.py",
+        ),
+        try_it="sign in with **Authorize** and copy your token from `POST /auth/login`'s answer, "
+        "open `ws://127.0.0.1:8000/ws/notifications?token=<your token>` as "
+        "[Try a socket](../realtime.md#try-a-socket) shows; when someone else comments on "
+        "your post, it hears `comment.created`.",
+    ),
+    Lesson(
+        title="An operator's command: deactivate an account",
+        topic="After the course: operating the service; the tests of the whole app",
+        files=("blog/operators.py",),
+        support=THE_WHOLE_APP_TESTS,
+        tests=(
+            "tests/test_operators.py",
             "tests/test_docs.py",
             "tests/test_main_command.py",
             "tests/test_migrations.py",
@@ -360,10 +373,12 @@ LESSONS = (
         # The docs' module diagram, revisions and operations, made from your folder: your
         # migrations are your own, so the list of revisions is too.
         commands=("python -m tests.docs_pages",),
-        try_it="sign in with **Authorize** and copy your token from `POST /auth/login`'s answer, "
-        "open `ws://127.0.0.1:8000/ws/notifications?token=<your token>` as "
-        "[Try a socket](../realtime.md#try-a-socket) shows; when someone else comments on "
-        "your post, it hears `comment.created`.",
+        try_it="register `margaret` and keep her token; in a second terminal, "
+        "`.venv/bin/python -m blog users deactivate margaret`: `GET /users/me` with her token "
+        "is a 401 and her login a 400; `.venv/bin/python -m blog users activate margaret` lets "
+        "her log in again, and the old token stays refused.",
+        why_here="It ends everything the earlier lessons gave an account: tokens (lesson 7), "
+        "reset links (17) and sockets (18).",
     ),
 )
 

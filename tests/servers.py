@@ -2,6 +2,7 @@
 
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -38,6 +39,15 @@ def railway_deploy() -> dict[str, Any]:
     live (the Procfile carries the same lines, `tests/test_deploy_config.py` checks)."""
     deploy: dict[str, Any] = json.loads((REPO_ROOT / "railway.json").read_text())["deploy"]
     return deploy
+
+
+def start_command(python: str, port: int) -> list[str]:
+    """`railway.json`'s start command, on a local port, without uvicorn's access log."""
+    words = shlex.split(railway_deploy()["startCommand"])
+    assert words[0] == "uvicorn", words
+    words[words.index("--host") + 1] = "127.0.0.1"
+    words[words.index("--port") + 1] = str(port)
+    return [python, "-m", *words, "--no-access-log"]
 
 
 def free_port() -> int:

@@ -1,5 +1,6 @@
 """Request bodies over MAX_BODY_BYTES: refused with 413 before anything else runs, whether they
-announce their size or arrive in chunks, and without the server holding them in memory."""
+announce their size or arrive in chunks, and without the server holding them in memory; and a
+request's line and headers over MAX_REQUEST_HEAD_BYTES, refused by the server itself (h11)."""
 
 import os
 import socket
@@ -14,9 +15,17 @@ from fastapi.testclient import TestClient
 from starlette.types import Message
 
 from blog.body_limit import BodySizeLimit
-from blog.config import settings
+from blog.config import MAX_CONNECTIONS, MAX_REQUEST_HEAD_BYTES, settings
+from blog.file_handles import MOST_OPEN_SOCKETS
 from tests.helpers import Account, assert_error
-from tests.servers import free_port, migrate, running, wait_until_healthy
+from tests.servers import (
+    free_port,
+    memory_kib,
+    migrate,
+    running,
+    start_command,
+    wait_until_healthy,
+)
 
 LIMIT = settings.max_body_bytes
 MiB = 1024 * 1024
@@ -109,17 +118,17 @@ def test_a_client_that_leaves_mid_body_gets_nothing_and_the_app_never_runs() -> 
 # --- a real server, a 100 MB body ---------------------------------------------------------------
 
 
-def memory_kib(pid: int, field: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1])
-    raise AssertionError(f"no {field} for process {pid}")
-
-
 def send_huge_body(port: int, chunked: bool, total: int = 100 * MiB) -> bytes:
     """Stream `total` bytes at POST /posts until the server answers; return its status line."""
     framing = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {total}"
     head = "POST /posts HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    piece = b"x" * (64 * 1024)
+    framed = b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece
+    return stream_until_answered(port, f"{head}{framing}\r\n\r\n".encode(), framed, total)
+
+
+def stream_until_answered(port: int, start: bytes, piece: bytes, total: int) -> bytes:
+    """Send `start`, then `piece` until `total` bytes or an answer; return its status line."""
     answer = bytearray()
     with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
 
@@ -132,14 +141,12 @@ def send_huge_body(port: int, chunked: bool, total: int = 100 * MiB) -> bytes:
 
         reader = threading.Thread(target=read_answer)
         reader.start()
-        connection.sendall(f"{head}{framing}\r\n\r\n".encode())
-        piece = b"x" * (64 * 1024)
-        framed = b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece
+        connection.sendall(start)
         try:
             for _ in range(total // len(piece)):
                 if answer:
                     break
-                connection.sendall(framed)
+                connection.sendall(piece)
         except OSError:
             pass  # the server answered and closed the connection: what we want
         reader.join(timeout=30)
@@ -173,3 +180,61 @@ def test_a_100_mb_body_leaves_the_servers_memory_flat(tmp_path: Path) -> None:
     print(f"\nserver memory: idle {idle / 1024:.1f} MiB, peak with bodies {peak / 1024:.1f} MiB")
     assert answers + with_six_at_once == [b"HTTP/1.1 413 Request Entity Too Large"] * 8
     assert peak - idle < 20 * 1024
+
+
+# --- the request's head: bounded by the server the start command names ------------------------
+
+
+def test_the_start_command_bounds_the_request_head_and_the_connections() -> None:
+    words = start_command(sys.executable, free_port())
+    assert words[words.index("--http") + 1] == "h11"  # httptools reads a head of any size
+    head_limit = words[words.index("--h11-max-incomplete-event-size") + 1]
+    assert head_limit == str(MAX_REQUEST_HEAD_BYTES)
+    assert words[words.index("--limit-concurrency") + 1] == str(MAX_CONNECTIONS)
+    assert MOST_OPEN_SOCKETS < MAX_CONNECTIONS  # the sockets leave connections for requests
+
+
+def send_head(port: int, head: bytes) -> bytes:
+    """Send a whole request head; return the status line of the answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+        connection.sendall(head)
+        return connection.recv(4096).split(b"\r\n")[0]
+
+
+@pytest.mark.slow  # starts a server or a Python process
+def test_a_huge_or_endless_request_head_is_refused_by_the_server_in_bounded_memory(
+    tmp_path: Path,
+) -> None:
+    database = f"sqlite:///{tmp_path / 'blog.db'}"
+    migrate(database)
+    port = free_port()
+    environment = {**os.environ, "DATABASE_URL": database, "ENVIRONMENT": "test"}
+    with running(start_command(sys.executable, port), environment) as server:
+        wait_until_healthy(f"http://127.0.0.1:{port}", server)
+        request_line = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        token_sized = request_line + b"Authorization: Bearer " + b"t" * 4096 + b"\r\n\r\n"
+        assert send_head(port, token_sized) == b"HTTP/1.1 200 OK"
+        refused = b"HTTP/1.1 400 Bad Request"  # h11's own answer, plain text
+        assert send_head(port, request_line + b"X-Big: " + b"a" * MiB + b"\r\n\r\n") == refused
+        assert send_head(port, request_line + b"X-A: 1\r\n" * 50_000 + b"\r\n") == refused
+
+        idle = memory_kib(server.pid)
+        Path(f"/proc/{server.pid}/clear_refs").write_text("5")  # restart the high-water mark
+        answers: list[bytes] = []
+        unfinished = request_line + b"X-Big: "
+        senders = [
+            threading.Thread(
+                target=lambda: answers.append(
+                    stream_until_answered(port, unfinished, b"a" * 65536, 20 * MiB)
+                )
+            )
+            for _ in range(10)
+        ]
+        for sender in senders:
+            sender.start()
+        for sender in senders:
+            sender.join(timeout=60)
+        peak = memory_kib(server.pid, "VmHWM")
+    print(f"\nserver memory: idle {idle / 1024:.1f} MiB, peak with heads {peak / 1024:.1f} MiB")
+    assert answers == [refused] * 10  # each answered before it had sent its 20 MB
+    assert peak - idle < 50 * 1024

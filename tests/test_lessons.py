@@ -218,25 +218,60 @@ def notifications(base_url: str) -> None:
         assert '"ready"' in str(socket.recv(timeout=10))
 
 
-PROMISES: tuple[Promise, ...] = (
-    settings_and_secrets,
-    health,
-    one_error_shape,
-    users_table,
-    registering,
-    jwt_login,
-    own_account,
-    background_email,
-    websocket_echo,
-    posts,
-    comments,
-    demo_data,
-    request_logs,
-    hardening,
-    capacity,
-    rate_limits,
-    recovery,
-    notifications,
+def student_environment(folder: Path) -> dict[str, str]:
+    """A student's machine: development settings, none of the suite's extra servers."""
+    left_out = {
+        "PYTEST_ADDOPTS",
+        "TEST_DATABASE_URL",
+        "TEST_REDIS_URL",
+        "DATABASE_URL",
+        "JWT_SECRET",
+    }
+    environment = {name: value for name, value in os.environ.items() if name not in left_out}
+    return environment | {"ENVIRONMENT": "development", "PYTHONPATH": str(folder)}
+
+
+def deactivation(base_url: str, folder: Path) -> None:
+    """The operator's command, run in the student's folder beside the running server."""
+    signed_in = sign_in(base_url, "margaret")
+    command = [str(BIN / "python"), "-m", "blog", "users"]
+    run([*command, "deactivate", "margaret"], folder, student_environment(folder))
+    assert request(f"{base_url}/users/me", headers=signed_in)[0] == 401
+    run([*command, "activate", "margaret"], folder, student_environment(folder))
+    form = {"username": "margaret", "password": PASSWORD}
+    assert post_form(f"{base_url}/auth/login", form)[0] == 200
+
+
+def over_http(promise: Promise) -> Callable[[str, Path], None]:
+    """A promise kept over HTTP alone: the student's folder is not needed."""
+    return lambda base_url, _folder: promise(base_url)
+
+
+PROMISES: tuple[Callable[[str, Path], None], ...] = (
+    *map(
+        over_http,
+        (
+            settings_and_secrets,
+            health,
+            one_error_shape,
+            users_table,
+            registering,
+            jwt_login,
+            own_account,
+            background_email,
+            websocket_echo,
+            posts,
+            comments,
+            demo_data,
+            request_logs,
+            hardening,
+            capacity,
+            rate_limits,
+            recovery,
+            notifications,
+        ),
+    ),
+    deactivation,
 )
 
 
@@ -283,20 +318,7 @@ def test_each_lesson_starts_and_passes_its_tests_in_an_empty_folder(tmp_path: Pa
     assert len(PROMISES) == len(LESSONS)
     folder = tmp_path / "my-blog"
     folder.mkdir()
-    # A student's machine: development settings, none of the suite's extra servers.
-    environment = {
-        name: value
-        for name, value in os.environ.items()
-        if name
-        not in {
-            "PYTEST_ADDOPTS",
-            "TEST_DATABASE_URL",
-            "TEST_REDIS_URL",
-            "DATABASE_URL",
-            "JWT_SECRET",
-        }
-    }
-    environment |= {"ENVIRONMENT": "development", "PYTHONPATH": str(folder)}
+    environment = student_environment(folder)
     run(["git", "init", "-q"], folder, environment)  # as lesson 1 says
     for number, lesson in enumerate(LESSONS, start=1):
         copy_step(number, folder)
@@ -324,7 +346,7 @@ def test_each_lesson_starts_and_passes_its_tests_in_an_empty_folder(tmp_path: Pa
         command = [str(BIN / Path(program).name), *arguments, "--port", str(port)]
         with running(command, environment, cwd=folder) as server:
             wait_until_healthy(base_url, server, path="/openapi.json")
-            PROMISES[number - 1](base_url)
+            PROMISES[number - 1](base_url, folder)
 
         # This file is the last lesson's too: there it checks the student's files, but does
         # not start all over again in a folder of its own.

@@ -43,6 +43,9 @@ def test_main_applies_migrations_then_serves(
         "port": 9001,
         "reload": True,
         "ws_max_size": 65536,
+        "http": "h11",
+        "h11_max_incomplete_event_size": 16384,
+        "limit_concurrency": 900,
         "server_header": False,
     }
     engine = create_engine(f"sqlite:///{database}")

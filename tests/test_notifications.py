@@ -15,7 +15,7 @@ from fastapi import WebSocket, WebSocketDisconnect
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from blog import capacity, database
+from blog import capacity, database, realtime
 from blog.config import settings
 from blog.hub import hub
 from blog.main import app
@@ -26,7 +26,7 @@ from tests.helpers import (
     register,
 )
 from tests.test_capacity import assert_busy
-from tests.test_websockets import closed_with
+from tests.test_websockets import closed_over_a_cap, closed_with, wait_until_counted
 
 # --- /ws/notify ---------------------------------------------------------------------------------
 
@@ -157,6 +157,38 @@ def test_a_binary_frame_on_notifications_closes_it_with_1003(
         socket.send_bytes(b"?")
         closed_with(socket, 1003)
     assert wait_until_forgotten()
+
+
+def test_an_account_holds_at_most_its_notification_sockets_then_1013(
+    client: TestClient, user: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(settings, "websocket_max_per_account", 2)
+    other = register(client, "grace")
+    with notifications(client, user.token), notifications(client, user.token):
+        url = f"/ws/notifications?token={user.token}"
+        assert closed_over_a_cap(client, url) == (1013, "at most 2 sockets at once")
+        with notifications(client, other.token):  # another account has its own cap
+            pass
+    assert wait_until_forgotten()
+    with notifications(client, user.token):  # room again once they closed
+        pass
+
+
+def test_notification_sockets_count_toward_the_process_cap(
+    client: TestClient, user: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(settings, "websocket_max_open", 1)
+    with notifications(client, user.token):
+        url = f"/ws/notifications?token={user.token}"
+        code, reason = closed_over_a_cap(client, url)
+        assert (code, reason) == (1013, "the server holds as many sockets as it can")
+        assert closed_over_a_cap(client, "/ws/notify")[0] == 1013  # the echo shares it
+    assert wait_until_counted(0)
+    assert realtime.open_sockets.per_holder == {}
+
+
+def test_the_account_cap_defaults_to_five() -> None:
+    assert settings.websocket_max_per_account == 5
 
 
 def open_sockets() -> int:

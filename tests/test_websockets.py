@@ -1,11 +1,15 @@
-"""WebSockets: the echo, and the guard on every frame (text only, 64 KiB, no floods)."""
+"""WebSockets: the echo, the guard on every frame (text only, 64 KiB, no floods) and the caps."""
 
+import resource
 import time
+from contextlib import ExitStack
 
 import pytest
 from fastapi.testclient import TestClient
 
-from blog.realtime import MAX_FRAME_BYTES, MAX_MESSAGES_PER_SECOND
+from blog.config import settings
+from blog.file_handles import MOST_OPEN_SOCKETS, half_the_file_handles
+from blog.realtime import MAX_FRAME_BYTES, MAX_MESSAGES_PER_SECOND, open_sockets
 
 
 def closed_with(socket, code: int) -> None:  # type: ignore[no-untyped-def]
@@ -73,3 +77,65 @@ def test_one_bad_socket_does_not_disturb_the_others(client: TestClient) -> None:
         closed_with(bad, 1003)
         good.send_text("still here?")
         assert good.receive_text() == "Echo: still here?"
+
+
+def closed_over_a_cap(client: TestClient, path: str) -> tuple[int, str]:
+    """The code and reason of a socket the server accepts and closes at once."""
+    with client.websocket_connect(path) as socket:
+        message = socket.receive()
+    assert message["type"] == "websocket.close", message
+    return message["code"], message["reason"]
+
+
+def wait_until_counted(total: int) -> bool:
+    for _ in range(100):  # the server counts a socket a moment after the client opened it
+        if open_sockets.total == total:
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_one_address_holds_at_most_its_echo_sockets_then_1013(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(settings, "websocket_max_per_client", 3)
+    with ExitStack() as held:
+        sockets = [held.enter_context(client.websocket_connect("/ws/notify")) for _ in range(3)]
+        for socket in sockets:
+            socket.send_text("hi")
+            assert socket.receive_text() == "Echo: hi"
+        assert closed_over_a_cap(client, "/ws/notify") == (1013, "at most 3 sockets at once")
+    assert wait_until_counted(0)
+    assert open_sockets.per_holder == {}  # nothing kept for an address that has gone
+    with client.websocket_connect("/ws/notify") as socket:  # room again
+        socket.send_text("again")
+        assert socket.receive_text() == "Echo: again"
+
+
+def test_the_process_holds_at_most_its_sockets_then_1013(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(settings, "websocket_max_open", 2)
+    with ExitStack() as held:
+        for _ in range(2):
+            held.enter_context(client.websocket_connect("/ws/notify")).send_text("hi")
+        assert wait_until_counted(2)
+        code, reason = closed_over_a_cap(client, "/ws/notify")
+        assert (code, reason) == (1013, "the server holds as many sockets as it can")
+    assert wait_until_counted(0)
+
+
+def test_the_socket_caps_default_to_settings_a_deploy_can_change() -> None:
+    assert settings.websocket_max_per_client == 20
+    assert 1 <= settings.websocket_max_open <= 500
+
+
+@pytest.mark.parametrize(
+    ("soft_limit", "sockets"),
+    [(1024, 500), (200, 100), (1, 1), (resource.RLIM_INFINITY, MOST_OPEN_SOCKETS)],
+)
+def test_sockets_get_half_the_file_handles_at_most_the_default_cap(
+    monkeypatch: pytest.MonkeyPatch, soft_limit: int, sockets: int
+) -> None:
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (soft_limit, resource.RLIM_INFINITY))
+    assert half_the_file_handles() == sockets

@@ -13,7 +13,8 @@ under callgrind (about 50 times slower), and for each request type sends 20 requ
 zeroes the counters, sends 100 more on one keep-alive connection and prints the instructions per
 request (millions), for a bare FastAPI route too, and for the list and the read of
 `tests/benchmarks/minimal_app.py` (the smallest FastAPI + SQLModel app that serves them). About
-five minutes.
+five minutes. `--http httptools` counts with uvicorn's default parser instead of h11, the one
+`railway.json` names.
 """
 
 import argparse
@@ -97,6 +98,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--server", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--python", help="the app's interpreter (default: a new lean venv)")
+    parser.add_argument(
+        "--http", default="h11", choices=["h11", "httptools"], help="uvicorn's HTTP parser"
+    )
     options = parser.parse_args()
     server = options.server.replace("postgresql://", "postgresql+psycopg2://", 1)
     with fresh_postgres_database(server) as url, tempfile.TemporaryDirectory() as tmp:
@@ -104,7 +108,8 @@ def main() -> None:
         migrate(url)
         environment = app_environment(url, bcrypt_rounds=4)  # logins are not counted here
         port = free_port()
-        app = [python, "-m", "uvicorn", "--no-access-log", "blog.main:app", "--port", str(port)]
+        uvicorn = [python, "-m", "uvicorn", "--no-access-log", "--http", options.http]
+        app = [*uvicorn, "blog.main:app", "--port", str(port)]
         with running(app, environment) as plain_worker:  # to register and seed, not counted
             base = f"http://127.0.0.1:{port}"
             wait_until_healthy(base, plain_worker)
@@ -118,14 +123,14 @@ def main() -> None:
             ("POST /posts/{id}/comments", "POST", f"/posts/{post_id}/comments", '{"body": "c"}'),
         ]
         bare_port = free_port()
-        bare = [python, "-m", "uvicorn", "--no-access-log", "tests.benchmarks.bare_app:app"]
+        bare = [*uvicorn, "tests.benchmarks.bare_app:app"]
         bare_case = [("bare", "GET", "/bare", "")]
         [floor] = count(
             [*bare, "--port", str(bare_port)], environment, bare_port, bare_case, headers
         )
         counts = count(app, environment, port, cases, headers)
         minimal_port = free_port()
-        minimal = [python, "-m", "uvicorn", "--no-access-log", "tests.benchmarks.minimal_app:app"]
+        minimal = [*uvicorn, "tests.benchmarks.minimal_app:app"]
         minimal_cases = [
             (f"minimal: {name}", method, path, body) for name, method, path, body in cases[:2]
         ]

@@ -32,11 +32,18 @@ from tests.benchmarks.wrk_runs import (
     Run,
     fresh_run,
     seconds_to_healthy,
-    start_command,
     wrk,
 )
 from tests.helpers import PASSWORD
-from tests.servers import REPO_ROOT, free_port, memory_kib, request, running, wait_until_healthy
+from tests.servers import (
+    REPO_ROOT,
+    free_port,
+    memory_kib,
+    request,
+    running,
+    start_command,
+    wait_until_healthy,
+)
 
 USERS = 8
 LEVELS = (32, 64, 256)

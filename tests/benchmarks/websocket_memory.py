@@ -1,11 +1,13 @@
-"""Benchmark: open and close 1,000 notification sockets and print the server's memory.
+"""Benchmark: open and close notification sockets and print the server's memory.
 
 Run it from the repository root: `.venv/bin/python -m tests.benchmarks.websocket_memory`.
 It starts `python -m blog` on a fresh SQLite file, signs a user in, opens sockets to
 `/ws/notifications` in batches (each held until the server says "ready", then closed), and reads
 the server process's resident memory (VmRSS) before, during and after. If closed sockets were
 retained (by the hub, or anywhere), memory would grow with every round; the figures show it does
-not. A benchmark prints figures; it asserts nothing, so it is not part of the test suite.
+not. Then it holds `SOCKETS_PER_ROUND` sockets open at once and prints what each costs. The
+socket caps are raised for the run (one account opens them all). A benchmark prints figures; it
+asserts nothing, so it is not part of the test suite.
 """
 
 import os
@@ -54,6 +56,8 @@ def main() -> None:
         "ENVIRONMENT": "test",
         "BCRYPT_ROUNDS": "4",
         "LOG_LEVEL": "WARNING",
+        "WEBSOCKET_MAX_OPEN": str(SOCKETS_PER_ROUND),
+        "WEBSOCKET_MAX_PER_ACCOUNT": str(SOCKETS_PER_ROUND),
     }
     environment.pop("REDIS_URL", None)
     base_url = f"http://127.0.0.1:{port}"
@@ -90,6 +94,15 @@ def main() -> None:
             f"after round 1 (the high-water mark of {HELD_AT_ONCE} open sockets): "
             f"{growth / 1024:+.1f} MiB over {later_sockets} more sockets, "
             f"{growth * 1024 / later_sockets:.0f} bytes per socket"
+        )
+        idle = memory_kib(SERVER_PID)
+        with ExitStack() as sockets:
+            for _ in range(SOCKETS_PER_ROUND):
+                sockets.enter_context(connect(url)).recv(timeout=10)
+            held = memory_kib(SERVER_PID)
+        print(
+            f"{SOCKETS_PER_ROUND} idle sockets held at once: {(held - idle) / 1024:+.1f} MiB, "
+            f"{(held - idle) / SOCKETS_PER_ROUND:.0f} KiB each"
         )
 
 

@@ -28,11 +28,10 @@ from tests.benchmarks.wrk_runs import (
     UNITS,
     fresh_run,
     seconds_to_healthy,
-    start_command,
     wrk,
 )
 from tests.helpers import PASSWORD
-from tests.servers import REPO_ROOT, free_port, request, running, wait_until_healthy
+from tests.servers import REPO_ROOT, free_port, request, running, start_command, wait_until_healthy
 
 SECONDS = 12
 POST = """

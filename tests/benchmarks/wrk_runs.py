@@ -8,7 +8,6 @@ request, or a `request` hook that makes each one) and hooks that count every ans
 
 import json
 import re
-import shlex
 import shutil
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from tests.helpers import fresh_postgres_database
-from tests.servers import railway_deploy, request
+from tests.servers import request
 
 # Counts each answer in wrk's one thread by status (4xx and 5xx with their error code), and
 # prints the tally as JSON and the socket errors once the run is done.
@@ -73,15 +72,6 @@ def wrk(url: str, connections: int, seconds: int, script: str, folder: Path) -> 
     command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "30s"]
     done = subprocess.run([*command, "-s", str(path), url], capture_output=True, text=True)
     return Run(done.stdout)
-
-
-def start_command(python: str, port: int) -> list[str]:
-    """`railway.json`'s start command, on a local port, without uvicorn's access log."""
-    words = shlex.split(railway_deploy()["startCommand"])
-    assert words[0] == "uvicorn", words
-    words[words.index("--host") + 1] = "127.0.0.1"
-    words[words.index("--port") + 1] = str(port)
-    return [python, "-m", *words, "--no-access-log"]
 
 
 def seconds_to_healthy(base: str, limit: float = 60) -> float:

@@ -6,6 +6,7 @@ exists. Collected only with TEST_REDIS_URL (CI starts the machine's Redis and se
 """
 
 import json
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -100,6 +101,26 @@ def test_ending_the_tokens_closes_sockets_held_by_another_process(
         waited = time.monotonic() - started
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
     assert waited < 2
+
+
+def test_deactivating_closes_sockets_held_by_the_servers(
+    two_servers: tuple[str, str], tmp_path: Path
+) -> None:
+    """`python -m blog users deactivate` runs in a process of its own: Redis carries the close."""
+    first, second = two_servers
+    token = sign_up(first, "ada")
+    with listen(first, token) as one, listen(second, token) as other:
+        subprocess.run(
+            [sys.executable, "-m", "blog", "users", "deactivate", "ada"],
+            env=server_environment(tmp_path, TEST_REDIS_URL),
+            capture_output=True,
+            timeout=60,
+            check=True,
+        )
+        for socket in (one, other):
+            with pytest.raises(ConnectionClosed) as closed:
+                socket.recv(timeout=5)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
 
 
 def test_tokens_in_websocket_urls_never_reach_the_logs(tmp_path: Path) -> None:
