@@ -51,9 +51,9 @@ def run_seed() -> None:
 
 
 def python_command() -> str:
-    """How this interpreter is run from here: `.venv/bin/python` in the venv the docs use."""
+    """How to run this interpreter from here, as pasted: `.venv/bin/python` in the docs' venv."""
     relative = os.path.relpath(sys.executable)
-    return "python" if relative.startswith("..") else relative
+    return sys.executable if relative.startswith("..") else relative
 
 
 def offer_the_seed() -> None:
@@ -76,7 +76,8 @@ COMMANDS = [
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m blog", description="Apply migrations, then serve the API (or run a command)"
+        prog=f"{python_command()} -m blog",
+        description="Apply migrations, then serve the API (or run a command)",
     )
     parser.add_argument(
         "command", nargs="?", choices=COMMANDS, default="serve", help="default: serve"

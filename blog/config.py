@@ -134,8 +134,9 @@ class Settings(BaseSettings):
     # Made-up or spent reset tokens one client may send in the window before a 429.
     password_reset_confirm_max_failures: int = Field(default=10, ge=1, le=100_000)  # step 17
     password_reset_confirm_window_seconds: int = Field(default=900, ge=1, le=86_400)  # step 17
-    # None means "not set": development and tests then get a random per-process secret,
-    # production refuses to start (see `require_real_secret_in_production`).
+    # None means "not set": development then signs with the secret it keeps in
+    # DEVELOPMENT_SECRET_FILE, tests with a random one per process, and production refuses to
+    # start (see `require_real_secret_in_production`).
     jwt_secret: SecretStr | None = None
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"  # step 5
     jwt_expires_minutes: int = Field(default=60, ge=1, le=60 * 24 * 30)  # step 5
@@ -161,8 +162,8 @@ class Settings(BaseSettings):
     websocket_max_open: int = Field(default_factory=half_the_file_handles, ge=1)  # step 9
     websocket_max_per_client: int = Field(default=20, ge=1, le=100_000)  # step 9
     websocket_max_per_account: int = Field(default=5, ge=1, le=1_000)  # step 18
-    # Real-time notifications across processes (several workers or replicas): a Redis URL.
-    # Unset, notifications reach only the sockets held by the process that raised them.
+    # A Redis URL, for what several processes (workers, replicas) must share: the rate-limit
+    # counts (lesson 16) and the notifications (lesson 18). Unset, each process keeps its own.
     redis_url: str | None = None  # step 16
 
     @field_validator("database_url")

@@ -39,12 +39,10 @@ from blog.users.router import (
 
 logger = logging.getLogger("blog")
 
-DESCRIPTION = """
-A blogging API written to be read: users, posts and comments with FastAPI and SQLModel.
-
-**Try it:** `POST /auth/register`, then press **Authorize** and sign in with the same email (or
-username) and password. Every error has the shape `{"detail": ..., "code": "..."}`.
-"""
+# What Swagger UI says first; each part comes with the lesson that makes it true.
+DESCRIPTION = "A blogging API written to be read: users, posts and comments, FastAPI and SQLModel."
+DESCRIPTION += ' Every error has the shape `{"detail": ..., "code": "..."}`.'  # step 3
+DESCRIPTION += "\n\n**Try it:** `POST /auth/register`, then **Authorize** as that user."  # step 6
 
 
 TAGS = [
@@ -71,8 +69,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     logger.info(started)
     if settings.signs_with_development_secret:
         logger.warning(
-            "JWT_SECRET is not set: using the development secret in %s "
-            "(made once for this folder; never for production).",
+            "JWT_SECRET is not set: signing with the development secret kept in %s "
+            "(made when first needed, once for this folder; never for production).",
             DEVELOPMENT_SECRET_FILE,
         )
     warn_when_emails_go_nowhere()  # step 8

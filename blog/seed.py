@@ -8,13 +8,13 @@ with published passwords would be a gift to attackers.
 
 from dataclasses import dataclass
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from blog.comments.models import Comment
 from blog.config import settings
 from blog.database import engine, new_row_times
 from blog.posts.models import Post
-from blog.security import hash_password
+from blog.security import hash_password, verify_password
 from blog.users.models import User
 
 DEMO_PASSWORD = "correct horse battery"  # printed on purpose: these accounts are for exploring
@@ -110,6 +110,15 @@ def seed(session: Session) -> None:
     session.commit()
 
 
+def registered_before_the_seed(session: Session) -> list[str]:
+    """Demo usernames someone registered themselves: the seed keeps them, password and all."""
+    names = [demo.username for demo in DEMO_USERS]
+    found = session.exec(select(User).where(col(User.username_key).in_(names))).all()
+    return [
+        user.username for user in found if not verify_password(DEMO_PASSWORD, user.password_hash)
+    ]
+
+
 def no_users_yet() -> bool:
     with Session(engine) as session:
         return session.exec(select(User.id).limit(1)).first() is None
@@ -120,6 +129,9 @@ def run() -> None:
         raise SystemExit("seed: refusing to add demo accounts with known passwords in production")
     with Session(engine) as session:
         seed(session)
+        kept = registered_before_the_seed(session)
     names = ", ".join(demo.username for demo in DEMO_USERS)
     print(f"blog: demo data ready. Users {names}, each with the password {DEMO_PASSWORD!r}.")
+    if kept:
+        print(f"Registered before the seed, so their password is their own: {', '.join(kept)}.")
     print("In /docs, press Authorize and sign in as ada (or ada@example.test) with that password.")

@@ -52,7 +52,7 @@ def test_the_lesson_pages_and_both_indexes_are_generated_from_the_lessons() -> N
     pages = lesson_pages()
     assert sorted(LESSONS_FOLDER.glob("[0-9][0-9]-*.md")) == sorted(pages)
     for page, text in pages.items():
-        assert page.read_text() == text, f"{page.name}: run python -m tests.lessons"
+        assert page.read_text() == text, f"{page.name}: run .venv/bin/python -m tests.lessons"
     index = (LESSONS_FOLDER / "index.md").read_text()
     assert generated_part(index, INDEX_START, INDEX_END) == lesson_index("")
     assert generated_part(index, MARKS_START, MARKS_END) == marked_lines()
@@ -61,7 +61,7 @@ def test_the_lesson_pages_and_both_indexes_are_generated_from_the_lessons() -> N
 
 
 def test_every_file_of_the_repository_comes_with_one_lesson() -> None:
-    listed = [path for lesson in LESSONS for path in lesson.files + lesson.support + lesson.tests]
+    listed = [path for lesson in LESSONS for path in lesson.copied]
     tracked = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
         cwd=REPO_ROOT,
@@ -76,7 +76,7 @@ def test_every_file_of_the_repository_comes_with_one_lesson() -> None:
 def test_every_file_is_valid_python_at_every_lesson() -> None:
     for number in range(1, len(LESSONS) + 1):
         for lesson in LESSONS[:number]:
-            for path in lesson.files + lesson.support + lesson.tests:
+            for path in lesson.copied:
                 if path.endswith(".py"):
                     ast.parse(file_at(path, number), f"{path} at lesson {number}")
 

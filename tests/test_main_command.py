@@ -103,8 +103,8 @@ def test_the_seed_command_is_spelled_as_this_python_is_run(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "executable", str(tmp_path / ".venv" / "bin" / "python"))
     assert blog_main.python_command() == os.path.join(".venv", "bin", "python")
-    monkeypatch.setattr(sys, "executable", "/usr/bin/python3")
-    assert blog_main.python_command() == "python"
+    monkeypatch.setattr(sys, "executable", "/usr/bin/python3")  # outside the folder
+    assert blog_main.python_command() == "/usr/bin/python3"
 
 
 def test_default_options_serve_on_localhost_8000() -> None:
@@ -134,7 +134,7 @@ def test_help_is_only_the_usage_in_a_fresh_checkout(tmp_path: Path) -> None:
         timeout=60,
         check=True,
     )
-    assert result.stdout.startswith("usage: python -m blog")
+    assert result.stdout.startswith(f"usage: {sys.executable} -m blog")  # as it was run
     assert "seed" in result.stdout and "--port" in result.stdout
     assert result.stderr == ""
     assert list(tmp_path.iterdir()) == []  # no development secret, no database: nothing ran

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import TypeAdapter
+from sqlalchemy import Engine
 from sqlmodel import Session, func, select
 
 import blog.__main__ as blog_main
@@ -15,6 +16,7 @@ from blog.database import make_engine
 from blog.posts.models import Post
 from blog.users.models import User
 from blog.users.passwords import Password, refuse_personal_password
+from tests.helpers import register
 
 
 def counts(session: Session) -> tuple[int, int, int]:
@@ -83,3 +85,22 @@ def test_the_demo_password_passes_the_password_rules_for_every_demo_user(
         refuse_personal_password(
             seed.DEMO_PASSWORD, "password", username=user.username, email=user.email
         )
+
+
+def test_a_demo_name_registered_before_the_seed_keeps_its_password_and_the_seed_says_so(
+    client: TestClient,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    ada = register(client, "ada", "ada@example.com", "my own passphrase")
+    monkeypatch.setattr(seed, "engine", engine)
+    seed.run()
+    said = capsys.readouterr().out
+    assert "their password is their own: ada." in said
+    assert (
+        client.post("/auth/login", data={"username": "ada", "password": ada.password}).status_code
+        == 200
+    )
+    seed.run()  # the others have the demo password: only ada is named
+    assert "their password is their own: ada." in capsys.readouterr().out
