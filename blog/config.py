@@ -162,6 +162,11 @@ class Settings(BaseSettings):
     websocket_max_open: int = Field(default_factory=half_the_file_handles, ge=1)  # step 9
     websocket_max_per_client: int = Field(default=20, ge=1, le=100_000)  # step 9
     websocket_max_per_account: int = Field(default=5, ge=1, le=1_000)  # step 18
+    # Monitoring: `/metrics` answers only to this bearer token (unset: 404); where unhandled
+    # errors are reported (unset: nowhere); the replica, as Railway names it, on every metric.
+    metrics_token: SecretStr | None = None  # step 20
+    sentry_dsn: SecretStr | None = None  # step 20
+    railway_replica_id: str = "local"  # step 20
     # A Redis URL, for what several processes (workers, replicas) must share: the rate-limit
     # counts (lesson 16) and the notifications (lesson 18). Unset, each process keeps its own.
     redis_url: str | None = None  # step 16

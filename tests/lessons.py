@@ -365,11 +365,25 @@ LESSONS = (
     ),
     Lesson(
         title="An operator's command: deactivate an account",
-        topic="After the course: operating the service; the tests of the whole app",
+        topic="After the course: operating the service",
         files=("blog/operators.py",),
+        tests=("tests/test_operators.py",),
+        try_it="register `margaret` and keep her token; in a second terminal, "
+        "`.venv/bin/python -m blog users deactivate margaret`: `GET /users/me` with her token "
+        "is a 401 and her login a 400; `.venv/bin/python -m blog users activate margaret` lets "
+        "her log in again, and the old token stays refused.",
+        why_here="It ends everything the earlier lessons gave an account: tokens (lesson 7), "
+        "reset links (17) and sockets (18).",
+    ),
+    Lesson(
+        title="Monitoring: metrics and error reports",
+        topic="Module 6: production monitoring (metrics; the logs came in lesson 13, the health "
+        "check in lesson 2); the tests of the whole app",
+        files=("blog/metrics.py", "blog/error_reports.py"),
         support=THE_WHOLE_APP_TESTS,
         tests=(
-            "tests/test_operators.py",
+            "tests/test_metrics.py",
+            "tests/test_error_reports.py",
             "tests/test_docs.py",
             "tests/test_main_command.py",
             "tests/test_migrations.py",
@@ -382,14 +396,15 @@ LESSONS = (
         # The docs' module diagram, revisions and operations, made from your folder: your
         # migrations are your own, so the list of revisions is too.
         commands=("python -m tests.docs_pages",),
-        try_it="register `margaret` and keep her token; in a second terminal, "
-        "`.venv/bin/python -m blog users deactivate margaret`: `GET /users/me` with her token "
-        "is a 401 and her login a 400; `.venv/bin/python -m blog users activate margaret` lets "
-        "her log in again, and the old token stays refused. The tests below are the whole "
-        "app's and take minutes (`tests/test_lessons.py` builds every lesson again in a folder "
-        "of its own); the browser test runs only where Debian's `chromium` is installed.",
-        why_here="It ends everything the earlier lessons gave an account: tokens (lesson 7), "
-        "reset links (17) and sockets (18).",
+        try_it="`METRICS_TOKEN=a-long-random-token .venv/bin/python -m blog`, then `GET "
+        "/metrics` with `Authorization: Bearer a-long-random-token` (curl's `-H`) shows "
+        "`blog_http_requests_total` by route template; without the token it is a 401, without "
+        "the setting a 404. [Monitoring](../monitoring.md) shows how Prometheus scrapes it on "
+        "Railway and what to alert on. The tests below are the whole app's and take minutes "
+        "(`tests/test_lessons.py` builds every lesson again in a folder of its own); the browser "
+        "test runs only where Debian's `chromium` is installed.",
+        why_here="Last, although monitoring is the course's last topic before this: the metrics "
+        "count what the lessons after the course added (rate limits, hash slots, sockets).",
     ),
 )
 

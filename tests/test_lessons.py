@@ -218,6 +218,17 @@ def notifications(base_url: str) -> None:
         assert '"ready"' in str(socket.recv(timeout=10))
 
 
+METRICS_TOKEN = "a-long-random-token"  # as lesson 20 starts the app
+
+
+def monitoring(base_url: str) -> None:
+    assert request(f"{base_url}/metrics")[0] == 401
+    status, text = request(
+        f"{base_url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+    )
+    assert status == 200 and b"blog_http_requests_total{" in text
+
+
 def student_environment(folder: Path) -> dict[str, str]:
     """A student's machine: development settings, none of the suite's extra servers."""
     left_out = {
@@ -228,7 +239,13 @@ def student_environment(folder: Path) -> dict[str, str]:
         "JWT_SECRET",
     }
     environment = {name: value for name, value in os.environ.items() if name not in left_out}
-    return environment | {"ENVIRONMENT": "development", "PYTHONPATH": str(folder)}
+    # METRICS_TOKEN too: lesson 20 starts the app with it; earlier lessons ignore it.
+    student = {
+        "ENVIRONMENT": "development",
+        "PYTHONPATH": str(folder),
+        "METRICS_TOKEN": METRICS_TOKEN,
+    }
+    return environment | student
 
 
 def deactivation(base_url: str, folder: Path) -> None:
@@ -272,6 +289,7 @@ PROMISES: tuple[Callable[[str, Path], None], ...] = (
         ),
     ),
     deactivation,
+    over_http(monitoring),
 )
 
 
