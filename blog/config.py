@@ -118,8 +118,10 @@ class Settings(BaseSettings):
     # No request waits on the database longer than this: PostgreSQL's statement and lock
     # timeouts (then 503), SQLite's wait for a locked database file.
     database_statement_timeout: float = Field(default=10, gt=0, le=600)  # step 15
-    # Request bodies larger than this are refused with 413 before anything reads them.
-    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=100 * 1024 * 1024)  # step 14
+    # Request bodies larger than this are refused with 413 before anything reads them. The
+    # default is just above the largest valid request (a post at its limits, every character
+    # escaped as JSON's \uXXXX): many bodies at once each cost no more than that.
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=100 * 1024 * 1024)  # step 14
     # Brute force: this many failed logins for one account from one client within the window,
     # and that client's logins to that account are refused (429) until the window has passed.
     login_max_failures: int = Field(default=10, ge=1, le=1000)  # step 16

@@ -156,7 +156,7 @@ ERROR_EXAMPLES: dict[int, dict[str, str | list[dict[str, Any]]]] = {
         "email_taken": "That email is already registered.",
         "username_taken": "That username is taken.",
     },
-    413: {"payload_too_large": "The request body is larger than 1048576 bytes."},
+    413: {"payload_too_large": "The request body is larger than 262144 bytes."},
     422: {
         "validation_error": [
             {

@@ -26,11 +26,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from blog.metrics import count_request  # step 20
 
 REQUEST_ID_HEADER = "X-Request-ID"
+# What the log says of a request whose client left before the answer (nginx's 499), so that a
+# client hanging up mid-body is not counted as the server's 500.
+CLIENT_CLOSED_REQUEST = 499
 # A request id from outside is only trusted if it is short and plain (no log injection).
 ACCEPTABLE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 REQUEST_FIELDS = ("method", "path", "status", "duration_ms")
-TOKEN_IN_QUERY = re.compile(r"(token=)[^&\s\"']+")
+# `token=` as a query string may write it: any of its letters percent-encoded (`tok%65n=`) is
+# still the parameter `token` once the server decodes it.
+TOKEN_IN_QUERY = re.compile(r"((?:t|%74)(?:o|%6f)(?:k|%6b)(?:e|%65)(?:n|%6e)=)[^&\s\"']+", re.I)
 
 current_request_id: ContextVar[str] = ContextVar("current_request_id", default="-")
 request_logger = logging.getLogger("blog.requests")
@@ -53,7 +58,7 @@ class RedactTokens(logging.Filter):
         if getattr(record, "shows_tokens", False):
             return True
         message = record.getMessage()
-        if "token=" in message:
+        if "=" in message:
             record.msg, record.args = TOKEN_IN_QUERY.sub(r"\1[redacted]", message), None
         return True
 
@@ -122,17 +127,28 @@ class RequestLogMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500  # if the app fails before answering, the server answers 500
         started = time.perf_counter()
+        went_away = False  # the client left before the answer: not the server's failure
+
+        async def receive_noting_a_disconnect() -> Message:
+            nonlocal went_away
+            message = await receive()
+            went_away = went_away or message["type"] == "http.disconnect"
+            return message
+
+        answered = False
 
         async def send_with_request_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, answered
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, answered = message["status"], True
                 MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_request_id)
+            await self.app(scope, receive_noting_a_disconnect, send_with_request_id)
         finally:
+            if went_away and not answered:
+                status = CLIENT_CLOSED_REQUEST
             duration_ms = round((time.perf_counter() - started) * 1000, 1)
             method, path = scope["method"], scope["path"]
             fields = {"method": method, "path": path, "status": status, "duration_ms": duration_ms}

@@ -11,6 +11,7 @@ must hold no database connection meanwhile; while every session is taken, the so
 in this process, and the process's own (`blog/realtime.py`).
 """
 
+import time
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -28,9 +29,13 @@ from blog.deps import get_current_user
 from blog.errors import DomainError, ServerBusy
 from blog.hub import hub
 from blog.realtime import FrameGuard, TooManySockets, open_sockets
+from blog.security import decode_access_token
 from blog.users.models import UserPublic
 
 router = APIRouter()
+
+# How often an open socket's token is checked again, for endings no process was told about.
+TOKEN_RECHECK_SECONDS = 60
 
 
 class CommentCreatedEvent(SQLModel):
@@ -71,8 +76,18 @@ async def notifications(
     """Pushes your notifications as JSON; closes with 1008 without a valid token, with 1013
     while the server is busy or over a socket cap."""
     await socket.accept()  # accept first: only an open socket can carry a close code
+    # The signature alone names the account, so its cap applies before any database work:
+    # a burst of one account's sockets is refused here and takes none of the process's places.
+    claims = decode_access_token(token) if token else None
+    if claims is None:
+        await socket.close(status.WS_1008_POLICY_VIOLATION, "a valid token is required")
+        return
+    account = f"account {claims.user_id}"
     try:
-        with open_sockets.one_more():
+        with (
+            open_sockets.one_more_for(account, settings.websocket_max_per_account),
+            open_sockets.one_more(),
+        ):
             await push_notifications(socket, engine, token)
     except (ServerBusy, TooManySockets) as refusal:
         await close_unless_closed(socket, status.WS_1013_TRY_AGAIN_LATER, str(refusal))
@@ -83,19 +98,32 @@ async def push_notifications(socket: WebSocket, engine: Engine, token: str | Non
     if user_id is None:
         await socket.close(status.WS_1008_POLICY_VIOLATION, "a valid token is required")
         return
-    with open_sockets.one_more_for(f"account {user_id}", settings.websocket_max_per_account):
-        hub.add(user_id, socket)
-        try:
-            # A logout between the check above and `hub.add` closed the account's sockets without
-            # this one; now that it hears every later one, check the token once more.
+    hub.add(user_id, socket)
+    try:
+        # A logout between the check above and `hub.add` closed the account's sockets without
+        # this one; now that it hears every later one, check the token once more.
+        if await signed_in_user_id(engine, token) is None:
+            # That logout may have closed this socket too while we looked (`hub.sign_out`).
+            await close_unless_closed(socket, status.WS_1008_POLICY_VIOLATION, "signed out")
+            return
+        # Tells the client that from now on it will hear every event (nothing was missed since).
+        await socket.send_json({"type": "ready", "user_id": user_id})
+        await listen_while_signed_in(socket, engine, token)
+    finally:
+        hub.remove(user_id, socket)
+
+
+async def listen_while_signed_in(socket: WebSocket, engine: Engine, token: str | None) -> None:
+    """Read until the socket closes, and check the token again every `TOKEN_RECHECK_SECONDS`:
+    an ending no other process heard of (a deactivation without Redis) closes it too (1008)."""
+    guard = FrameGuard(socket)
+    checked_at = time.monotonic()
+    while True:
+        with anyio.move_on_after(TOKEN_RECHECK_SECONDS):
+            if await guard.receive_text() is None:
+                return  # nothing to say to the server yet; reading notices the socket closing
+        if time.monotonic() - checked_at >= TOKEN_RECHECK_SECONDS:
             if await signed_in_user_id(engine, token) is None:
-                # That logout may have closed this socket too while we looked (`hub.sign_out`).
                 await close_unless_closed(socket, status.WS_1008_POLICY_VIOLATION, "signed out")
                 return
-            # Tells the client that from now on it will hear every event (nothing was missed since).
-            await socket.send_json({"type": "ready", "user_id": user_id})
-            guard = FrameGuard(socket)
-            while await guard.receive_text() is not None:
-                pass  # nothing to say to the server yet; reading notices the socket closing
-        finally:
-            hub.remove(user_id, socket)
+            checked_at = time.monotonic()

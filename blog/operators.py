@@ -5,8 +5,9 @@ are a command on the server's shell (on Railway, `railway ssh` into the service)
 route anyone could find. Deactivating an account keeps its posts and comments but shuts it out:
 logins are refused, `end_every_token` ends its access tokens and its reset tokens, and its
 notification sockets close. Closing sockets reaches the server's processes through Redis
-(`REDIS_URL`); without Redis the command runs in a process of its own that holds none of them,
-so the account's open sockets stay open, and close the next time they connect. `activate` lets
+(`REDIS_URL`) at once; without Redis the command runs in a process of its own that holds none
+of them, and each socket closes when it next checks its token (`TOKEN_RECHECK_SECONDS` in
+`blog/notifications.py`, a minute at most). `activate` lets
 the account sign in again and revives nothing: its old tokens and reset links stay ended.
 """
 
@@ -51,4 +52,4 @@ def run(action: str | None, username: str | None) -> None:
     anyio.run(change_account, action, username)
     print(f"blog: {username} is {action}d.")
     if action == "deactivate" and not settings.redis_url:
-        print("Without REDIS_URL, its open notification sockets close when they next connect.")
+        print("Without REDIS_URL, its open sockets close when they next check it (a minute).")

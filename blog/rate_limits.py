@@ -97,13 +97,9 @@ def count_or_refuse(counters: Counters, item: RateLimitItem, key: list[str], wha
 
 def refuse_when_used_up(counters: Counters, item: RateLimitItem, key: list[str], what: str) -> None:
     """429 once `key` has used `item`'s share, without counting this attempt: for limits that
-    count only failures, which the caller counts with `count_failure` once it knows."""
+    count only failures, which the caller counts with `count_or_refuse` once it knows."""
     if not counters.run(lambda limiter: limiter.test(item, *key)):
         raise refusal(counters, item, key, what)
-
-
-def count_failure(counters: Counters, item: RateLimitItem, key: list[str]) -> None:
-    counters.run(lambda limiter: limiter.hit(item, *key))
 
 
 def count_login_attempt(counters: Counters, account: str, client: str) -> None:

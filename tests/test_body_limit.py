@@ -2,6 +2,7 @@
 announce their size or arrive in chunks, and without the server holding them in memory; and a
 request's line and headers over MAX_REQUEST_HEAD_BYTES, refused by the server itself (h11)."""
 
+import json
 import os
 import socket
 import sys
@@ -17,6 +18,7 @@ from starlette.types import Message
 from blog.body_limit import BodySizeLimit
 from blog.config import MAX_CONNECTIONS, MAX_REQUEST_HEAD_BYTES, settings
 from blog.file_handles import MOST_OPEN_SOCKETS
+from blog.posts.models import MAX_BODY_LENGTH, MAX_TITLE_LENGTH
 from tests.helpers import Account, assert_error
 from tests.servers import (
     free_port,
@@ -238,3 +240,15 @@ def test_a_huge_or_endless_request_head_is_refused_by_the_server_in_bounded_memo
     print(f"\nserver memory: idle {idle / 1024:.1f} MiB, peak with heads {peak / 1024:.1f} MiB")
     assert answers == [refused] * 10  # each answered before it had sent its 20 MB
     assert peak - idle < 50 * 1024
+
+
+def test_the_largest_valid_post_fits_under_the_limit_however_it_is_escaped(
+    client: TestClient, user: Account
+) -> None:
+    """JSON may escape every character (Python's `json.dumps` does, for non-ASCII): a post at
+    its limits in astral characters, each a `\\ud83d\\ude00` pair, is the largest valid body."""
+    post = {"title": "😀" * MAX_TITLE_LENGTH, "body": "😀" * MAX_BODY_LENGTH}
+    body = json.dumps(post).encode()  # ensure_ascii: 12 bytes a character
+    assert len(body) <= LIMIT
+    response = client.post("/posts", content=body, headers=json_from(user))
+    assert response.status_code == 201, response.text

@@ -44,7 +44,7 @@ def test_a_500_carries_them_too(broken_client: TestClient) -> None:
 
 
 def test_a_413_carries_them_too(client: TestClient) -> None:
-    response = client.post("/posts", content=b"x" * (1024 * 1024 + 1))
+    response = client.post("/posts", content=b"x" * (settings.max_body_bytes + 1))
     assert_error(response, 413, "payload_too_large")
     assert has_security_headers(response)
 

@@ -6,12 +6,20 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import anyio
 import pytest
 from fastapi.testclient import TestClient
+from starlette.types import Message, Receive, Scope, Send
 
 from blog.config import Settings, settings
 from blog.database import describe_database, get_session, make_engine
-from blog.logs import JsonFormatter, RedactTokens, RequestIdFilter, configure_logging
+from blog.logs import (
+    JsonFormatter,
+    RedactTokens,
+    RequestIdFilter,
+    RequestLogMiddleware,
+    configure_logging,
+)
 from blog.main import app, create_app
 from tests.helpers import PASSWORD, Account, register
 
@@ -197,6 +205,21 @@ def test_tokens_in_query_strings_are_redacted_from_every_line() -> None:
     )
 
 
+@pytest.mark.parametrize("name", ["tok%65n", "%74oken", "%74%6f%6b%65%6e", "%74%6F%6B%65%6E"])
+def test_a_token_parameter_written_in_percent_escapes_is_redacted_too(name: str) -> None:
+    record = logging.LogRecord(
+        "uvicorn.error",
+        logging.INFO,
+        __file__,
+        1,
+        "%s",
+        (f"/ws/notifications?{name}=eyJ.s.g",),
+        None,
+    )
+    RedactTokens().filter(record)
+    assert record.getMessage() == f"/ws/notifications?{name}=[redacted]"
+
+
 def test_an_email_shown_on_the_console_keeps_its_token() -> None:
     """The one line a token may appear in: a development email, shown to be read and used."""
     email = logging.LogRecord(
@@ -212,3 +235,27 @@ def test_an_email_shown_on_the_console_keeps_its_token() -> None:
 
 def test_log_level_is_case_insensitive() -> None:
     assert Settings(_env_file=None, log_level="debug").log_level == "DEBUG"
+
+
+def test_a_client_that_leaves_before_the_answer_is_a_499_not_a_500(log_lines: LogLines) -> None:
+    """The body limit lets no app run for a body that never arrives: nobody answers, and
+    nobody failed either."""
+    messages: list[Message] = [
+        {"type": "http.request", "body": b"x" * 10, "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+
+    async def reads_until_gone(scope: Scope, receive: Receive, send: Send) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    async def receive() -> Message:
+        return messages.pop(0)
+
+    async def send(message: Message) -> None:
+        raise AssertionError("nothing is sent to a client that left")
+
+    scope = {"type": "http", "method": "POST", "path": "/posts", "headers": []}
+    anyio.run(RequestLogMiddleware(reads_until_gone), scope, receive, send)
+    [line] = request_lines(log_lines())
+    assert line["status"] == 499

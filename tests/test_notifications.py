@@ -14,11 +14,14 @@ import pytest
 from fastapi import WebSocket, WebSocketDisconnect
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from blog import capacity, database, realtime
+from blog import notifications as notifications_module
 from blog.config import settings
 from blog.hub import hub
 from blog.main import app
+from blog.users.models import User
 from tests.helpers import (
     Account,
     create_comment,
@@ -185,6 +188,56 @@ def test_notification_sockets_count_toward_the_process_cap(
         assert closed_over_a_cap(client, "/ws/notify")[0] == 1013  # the echo shares it
     assert wait_until_counted(0)
     assert realtime.open_sockets.per_holder == {}
+
+
+def test_the_account_cap_is_taken_before_any_database_work(
+    client: TestClient, user: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A burst of one account's handshakes is refused by its own cap, from the token alone,
+    before any of them waits for a session (and so before any takes a place of the process)."""
+    seen: list[dict[str, int]] = []
+    check = notifications_module.signed_in_user_id
+
+    async def looking(engine: Engine, token: str | None) -> int | None:
+        seen.append(dict(realtime.open_sockets.per_holder))
+        return await check(engine, token)
+
+    monkeypatch.setattr(notifications_module, "signed_in_user_id", looking)
+    with notifications(client, user.token):
+        pass
+    assert seen[0] == {f"account {user.id}": 1}
+    url = "/ws/notifications?token=x.y.z"
+    with client.websocket_connect(url) as socket, pytest.raises(WebSocketDisconnect) as closed:
+        socket.receive_json()
+    assert closed.value.code == 1008
+    assert len(seen) == 2  # the bad token never reached the database
+
+
+def test_an_open_socket_closes_once_its_token_ends_even_unannounced(
+    client: TestClient, user: Account, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without Redis, a deactivation by another process is news to nobody here: the socket
+    finds out when it checks its token again (every TOKEN_RECHECK_SECONDS)."""
+    monkeypatch.setattr(notifications_module, "TOKEN_RECHECK_SECONDS", 0.05)
+    with notifications(client, user.token) as socket:
+        stored = session.get(User, user.id)
+        assert stored is not None
+        stored.is_active = False  # as the operator's command does, minus telling the hub
+        session.add(stored)
+        session.commit()
+        with pytest.raises(WebSocketDisconnect) as closed:
+            socket.receive_json()
+    assert (closed.value.code, closed.value.reason) == (1008, "signed out")
+
+
+def test_a_socket_whose_token_holds_stays_open_through_its_checks(
+    client: TestClient, user: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(notifications_module, "TOKEN_RECHECK_SECONDS", 0.01)
+    with notifications(client, user.token) as socket:
+        time.sleep(0.1)  # several checks
+        socket.send_text("still here")
+        assert open_sockets() == 1
 
 
 def test_the_account_cap_defaults_to_five() -> None:

@@ -5,6 +5,7 @@ expiry on a clock the test controls, and what each kind of bad input gets."""
 import logging
 import re
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -317,6 +318,16 @@ def test_made_up_tokens_from_one_client_are_refused_after_their_share(
     assert 0 < int(refused.headers["Retry-After"]) <= settings.password_reset_confirm_window_seconds
     assert_error(confirm(client, token), 429, "rate_limited")  # even a good one, from there
     assert confirm(other_address, token).status_code == 204  # another client is not held up
+
+
+def test_made_up_tokens_sent_at_once_still_get_only_their_share_of_400s(client: TestClient) -> None:
+    """All of them pass the first check together; counting each failure decides which are 429."""
+    limit = settings.password_reset_confirm_max_failures
+    with ThreadPoolExecutor(max_workers=limit * 3) as pool:
+        tokens = [f"{n:043d}" for n in range(limit * 3)]
+        answers = list(pool.map(lambda token: confirm(client, token).status_code, tokens))
+    assert answers.count(400) == limit
+    assert answers.count(429) == limit * 2
 
 
 def test_a_spent_token_counts_as_a_failure(

@@ -182,7 +182,7 @@ def test_counting_carries_on_in_the_process_when_redis_fails(
 
 def test_the_hardening_defaults() -> None:
     defaults = {name: field.default for name, field in Settings.model_fields.items()}
-    assert defaults["max_body_bytes"] == 1024 * 1024
+    assert defaults["max_body_bytes"] == 256 * 1024
     assert defaults["database_statement_timeout"] == 10
     assert (defaults["login_max_failures"], defaults["login_window_seconds"]) == (10, 900)
     assert defaults["register_max_per_client"] == 20

@@ -35,7 +35,6 @@ from blog.rate_limits import (
     ClientAddress,
     Counters,
     RateLimitCounters,
-    count_failure,
     count_or_refuse,
     refuse_when_used_up,
 )
@@ -226,7 +225,9 @@ def confirm_password_reset(
     try:
         reset, user = account_for_reset_token(session, payload.token)
     except InvalidResetToken:
-        count_failure(counters, confirm_limit(), ["reset-confirm", client])
+        # Counted and checked in one step: of many sent at once, those past the share are 429s.
+        key = ["reset-confirm", client]
+        count_or_refuse(counters, confirm_limit(), key, "invalid reset tokens from this address")
         raise
     refuse_personal_password(
         payload.new_password, "new_password", username=user.username, email=user.email
