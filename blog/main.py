@@ -57,8 +57,9 @@ TAGS = [
 
 
 def operation_id(route: APIRoute) -> str:
-    """Stable operation ids (`users-read_me`) so generated clients get readable method names."""
-    return f"{route.tags[0]}-{route.name}" if route.tags else route.name
+    """Operation ids are the routes' function names (`read_me`), unique in the app: generated
+    clients name their methods after them, and the tag is theirs to add, not ours to repeat."""
+    return route.name
 
 
 @asynccontextmanager
@@ -90,6 +91,9 @@ def create_app() -> FastAPI:
         title="blog",
         version="1.0.0",
         description=DESCRIPTION,
+        license_info={"name": "MIT", "identifier": "MIT"},  # the LICENSE file
+        # Relative: the document describes whichever host serves it (yours, or Railway's).
+        servers=[{"url": "/", "description": "This server"}],
         lifespan=lifespan,
         openapi_tags=TAGS,
         generate_unique_id_function=operation_id,

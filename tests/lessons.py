@@ -16,7 +16,6 @@ import difflib
 import re
 import shutil
 import sys
-import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,6 +81,7 @@ TOOLS = (
     ".gitignore",
     ".env.example",
     "README.md",
+    "LICENSE",
     *DOCS,
     "alembic.ini",
     "tests/__init__.py",
@@ -303,7 +303,10 @@ LESSONS = (
         "blog` refuses the weak secret in one line.",
         why_here="The push itself is [Deploy](../deploy.md)'s: it needs a GitHub and a Railway "
         "account, so this lesson brings what Railway and GitHub read (`railway.json`, the "
-        "workflow, `.ci/run`) and the tests that check them; pushing is a step you take there.",
+        "workflow, `.ci/run`) and the tests that check them; pushing is a step you take there, "
+        "best after the last lesson: until then the tests and mypy pass in your folder, but "
+        "CI's `ruff` steps find the traces the lines still to come leave in the files you have "
+        "(an import kept for them, a blank line too many), and Railway waits for a green CI.",
     ),
     Lesson(
         title="Monitoring: request logs",
@@ -312,7 +315,8 @@ LESSONS = (
         tests=("tests/test_logs.py",),
         try_it="every request logs one line with its method, path, status, time and "
         "`X-Request-ID`; `ENVIRONMENT=production JWT_SECRET=$(openssl rand -hex 32) "
-        ".venv/bin/python -m blog` logs JSON lines (production needs a real secret, lesson 1).",
+        ".venv/bin/python -m blog` logs JSON lines (production needs a real secret, lesson 1; "
+        "the `blog:` lines the command prints before the server starts are not log lines).",
     ),
     Lesson(
         title="Hardening: security headers and a body limit",
@@ -329,7 +333,11 @@ LESSONS = (
         tests=("tests/test_capacity.py", "tests/test_time_limits.py"),
         try_it="start it with `DATABASE_POOL_SIZE=1 DATABASE_MAX_OVERFLOW=1 "
         "PASSWORD_HASH_CONCURRENCY=1 PASSWORD_HASH_TIMEOUT=1` in front, then send 20 logins at "
-        "once: some answer 503 `server_busy` with `Retry-After: 1` instead of waiting.",
+        "once (Swagger UI sends one at a time; in a second terminal: `seq 20 | xargs -P20 -I{} "
+        "curl -s -o /dev/null -w '%{http_code}\\n' --data-urlencode username=ada "
+        "--data-urlencode 'password=correct horse battery' http://127.0.0.1:8000/auth/login`): "
+        "some answer 503 `server_busy` with "
+        "`Retry-After: 1` instead of waiting.",
     ),
     Lesson(
         title="Rate limits: logins and registrations",
@@ -358,8 +366,8 @@ LESSONS = (
             "tests/test_realtime_fallback.py",
             "tests/test_races.py",
         ),
-        try_it="sign in with **Authorize** and copy your token from `POST /auth/login`'s answer, "
-        "open `ws://127.0.0.1:8000/ws/notifications?token=<your token>` as "
+        try_it="run `POST /auth/login` with **Try it out** and copy `access_token` from its "
+        "answer, open `ws://127.0.0.1:8000/ws/notifications?token=<your token>` as "
         "[Try a socket](../realtime.md#try-a-socket) shows; when someone else comments on "
         "your post, it hears `comment.created`.",
     ),
@@ -368,9 +376,10 @@ LESSONS = (
         topic="After the course: operating the service",
         files=("blog/operators.py",),
         tests=("tests/test_operators.py",),
-        try_it="register `margaret` and keep her token; in a second terminal, "
-        "`.venv/bin/python -m blog users deactivate margaret`: `GET /users/me` with her token "
-        "is a 401 and her login a 400; `.venv/bin/python -m blog users activate margaret` lets "
+        try_it="register `hedy` (a name no earlier lesson uses) and keep her token; in a "
+        "second terminal, "
+        "`.venv/bin/python -m blog users deactivate hedy`: `GET /users/me` with her token "
+        "is a 401 and her login a 400; `.venv/bin/python -m blog users activate hedy` lets "
         "her log in again, and the old token stays refused.",
         why_here="It ends everything the earlier lessons gave an account: tokens (lesson 7), "
         "reset links (17) and sockets (18).",
@@ -452,6 +461,44 @@ def lines_added_at(path: str, step: int, source: Path = REPO_ROOT) -> list[str]:
     ]
 
 
+def added_runs(path: str, step: int) -> list[tuple[str, list[str]]]:
+    """The lines lesson `step` adds to `path`, in runs of neighbouring lines, each with where
+    it goes: the function or class around it (`""` at the top level of the module)."""
+    before = file_at(path, step - 1).splitlines()
+    after = file_at(path, step).splitlines()
+    matcher = difflib.SequenceMatcher(a=before, b=after, autojunk=False)
+    return [
+        (enclosing(after, start), after[start:end])
+        for kind, _, _, start, end in matcher.get_opcodes()
+        if kind in ("insert", "replace")
+    ]
+
+
+DEFINITION = re.compile(r"(?:async def|def|class) (\w+)")
+
+
+def enclosing(lines: list[str], start: int) -> str:
+    """Where line `start` stands: in which import, function or class, or in the decorator of
+    which function."""
+    indent = len(lines[start]) - len(lines[start].lstrip())
+    for index in range(start - 1, -1, -1):
+        text = lines[index].lstrip()
+        closing = text.startswith((")", "]", "}"))  # the end of a longer statement above
+        if not text or text.startswith("#") or closing or len(lines[index]) - len(text) >= indent:
+            continue
+        if text.startswith("@"):  # the decorator's function is the first definition after it
+            decorated = next(filter(None, map(DEFINITION.match, map(str.lstrip, lines[index:]))))
+            return f"the decorator of `{decorated.group(1)}`"
+        if text.startswith(("from ", "import ")):
+            return f"`{text}`"
+        definition = DEFINITION.match(text)
+        if definition:
+            kind = "class" if text.startswith("class") else "function"
+            return f"{kind} `{definition.group(1)}`"
+        indent = len(lines[index]) - len(text)  # a statement inside one: look further out
+    return ""
+
+
 def first_lesson_of(path: str) -> int:
     for number, lesson in enumerate(LESSONS, start=1):
         if path in lesson.copied:
@@ -509,10 +556,16 @@ def module_summary(path: str) -> str:
 
 
 def added_lines_block(path: str, number: int) -> list[str]:
-    added = lines_added_at(path, number)
     out = [f"- Add the lines of `{path}` marked `# step {number}`, where they stand in it:", ""]
     out.append("  ```python")
-    out.extend(f"  {line}".rstrip() for line in textwrap.dedent("\n".join(added)).splitlines())
+    said = ""
+    for index, (where, lines) in enumerate(added_runs(path, number)):
+        if index:
+            out.append("")
+        if where and where != said:
+            out.append(f"  # (in {where})")
+        said = where
+        out.extend(f"  {line}".rstrip() for line in lines)
     out.append("  ```")
     return out
 

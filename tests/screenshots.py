@@ -31,7 +31,7 @@ def sign_in(page: Page) -> None:
 
 
 def change_someone_elses_post(page: Page, post_id: int) -> None:
-    operation = page.locator("#operations-posts-posts-update_post")
+    operation = page.locator("#operations-posts-update_post")
     operation.locator(".opblock-summary").click()
     operation.locator("button.try-out__btn").click()
     operation.locator('tr[data-param-name="post_id"] input').fill(str(post_id))

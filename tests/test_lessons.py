@@ -250,12 +250,12 @@ def student_environment(folder: Path) -> dict[str, str]:
 
 def deactivation(base_url: str, folder: Path) -> None:
     """The operator's command, run in the student's folder beside the running server."""
-    signed_in = sign_in(base_url, "margaret")
+    signed_in = sign_in(base_url, "hedy")
     command = [str(BIN / "python"), "-m", "blog", "users"]
-    run([*command, "deactivate", "margaret"], folder, student_environment(folder))
+    run([*command, "deactivate", "hedy"], folder, student_environment(folder))
     assert request(f"{base_url}/users/me", headers=signed_in)[0] == 401
-    run([*command, "activate", "margaret"], folder, student_environment(folder))
-    form = {"username": "margaret", "password": PASSWORD}
+    run([*command, "activate", "hedy"], folder, student_environment(folder))
+    form = {"username": "hedy", "password": PASSWORD}
     assert post_form(f"{base_url}/auth/login", form)[0] == 200
 
 

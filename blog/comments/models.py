@@ -21,6 +21,7 @@ from sqlmodel import Field, Relationship, SQLModel
 
 from blog.database import UTCDateTime, utc_now
 from blog.fields import TRIMMED_TEXT_SCHEMA, reject_null, trimmed
+from blog.pagination import Page
 from blog.users.models import UserPublic
 
 if TYPE_CHECKING:
@@ -119,3 +120,7 @@ class CommentPublic(CommentBase):
     author: UserPublic
     created_at: datetime
     updated_at: datetime
+
+
+class CommentPage(Page[CommentPublic]):
+    """A page of `GET /posts/{post_id}/comments`."""

@@ -21,6 +21,7 @@ from sqlmodel import col, select
 from blog.comments.models import (
     Comment,
     CommentCreate,
+    CommentPage,
     CommentPublic,
     CommentUpdate,
 )
@@ -78,7 +79,7 @@ DeletableComment = Annotated[Comment, Depends(deletable_comment)]
 
 @post_comments_router.get(
     "",
-    response_model=Page[CommentPublic],
+    response_model=CommentPage,
     responses=error_responses(404, 422),
 )
 def list_comments(post: PostInPath, session: SessionDep, page: Pagination) -> Page[Comment]:

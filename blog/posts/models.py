@@ -19,6 +19,7 @@ from sqlmodel import Field, Relationship, SQLModel
 
 from blog.database import UTCDateTime, utc_now
 from blog.fields import TRIMMED_TEXT_SCHEMA, reject_null, trimmed
+from blog.pagination import Page
 from blog.users.models import UserPublic
 
 if TYPE_CHECKING:
@@ -97,3 +98,7 @@ class PostPublic(PostBase):
     comment_count: int
     created_at: datetime
     updated_at: datetime
+
+
+class PostPage(Page[PostPublic]):
+    """A page of `GET /posts`."""

@@ -18,7 +18,7 @@ from blog.deps import CurrentUser, IdPath, SessionDep
 from blog.errors import Forbidden, InvalidToken, NotFound, error_responses
 from blog.fields import NO_NUL_CHARACTER
 from blog.pagination import Page, Pagination, count_up_to_cap
-from blog.posts.models import Post, PostCreate, PostPublic, PostUpdate
+from blog.posts.models import Post, PostCreate, PostPage, PostPublic, PostUpdate
 from blog.races import commit_or_gone, delete_or_gone
 
 router = APIRouter(prefix="/posts", tags=["posts"])
@@ -46,7 +46,7 @@ OwnedPost = Annotated[Post, Depends(owned_post)]
 
 @router.get(
     "",
-    response_model=Page[PostPublic],
+    response_model=PostPage,
     responses=error_responses(422),
 )
 def list_posts(

@@ -34,6 +34,7 @@ from blog.fields import (
     reject_null,  # step 7
     trimmed_or_empty,  # step 7
 )
+from blog.pagination import Page
 from blog.users.passwords import PERSONAL_PASSWORD, Password, is_personal  # step 5
 
 
@@ -71,8 +72,14 @@ def fill_username_key(_mapper: Mapper[User], _connection: Connection, user: User
 class UserPublic(UserBase):
     """What anyone may see about a user: never the email, never the password hash."""
 
+    # Every field is in every answer, so the document marks them all required (`bio` too).
+    model_config = {"json_schema_serialization_defaults_required": True}
     id: int
     created_at: datetime
+
+
+class UserPage(Page[UserPublic]):
+    """A page of `GET /users` (a class of its own: clients call it `UserPage`)."""
 
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_]+$"  # step 5
@@ -132,6 +139,7 @@ class UserRegister(SQLModel):  # step 5
 
 
 class Token(SQLModel):  # step 5
+    model_config = {"json_schema_serialization_defaults_required": True}  # step 5
     access_token: str  # step 5
     token_type: Literal["bearer"] = "bearer"  # step 5
 

@@ -91,8 +91,8 @@ def not_a_common_password(password: str) -> str:
     return password
 
 
-# JSON Schema counts characters, bcrypt counts bytes: the limits are in the description, and
-# `format: password` tells Swagger UI (and test generators) what kind of string this is.
+# JSON Schema counts characters, bcrypt counts bytes: the limits are in the description. No
+# `format: password` on any password (docs/decisions.md says why).
 Password = Annotated[
     str,
     AfterValidator(password_length_in_bytes),
@@ -101,7 +101,6 @@ Password = Annotated[
     AfterValidator(not_a_common_password),
     PydanticField(
         description="8 to 72 bytes in UTF-8; not a common password, your username or your email",
-        json_schema_extra={"format": "password"},
     ),
 ]
 

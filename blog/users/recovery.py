@@ -64,6 +64,7 @@ class PasswordResetRequest(SQLModel):
 class PasswordResetRequested(SQLModel):
     """The same answer whether or not an account has the email: the API does not say which."""
 
+    model_config = {"json_schema_serialization_defaults_required": True}
     detail: str = (
         "If an account has this email, a password-reset token is on its way to it. "
         "Send it to POST /auth/password-reset/confirm with your new password."

@@ -66,6 +66,7 @@ from blog.users.models import (
     PasswordChange,  # step 7
     Token,  # step 5
     User,
+    UserPage,
     UserPrivate,  # step 6
     UserPublic,
     UserRegister,  # step 5
@@ -250,7 +251,7 @@ def delete_me(  # step 7
     background_tasks.add_task(hub.sign_out, user.id)  # step 18
 
 
-@users_router.get("", response_model=Page[UserPublic], responses=error_responses(422))
+@users_router.get("", response_model=UserPage, responses=error_responses(422))
 def list_users(session: SessionDep, page: Pagination) -> Page[User]:
     """Everyone who has an account, oldest first."""
     query = select(User)
@@ -259,11 +260,7 @@ def list_users(session: SessionDep, page: Pagination) -> Page[User]:
     return Page(items=users, total=total, limit=page.limit, offset=page.offset)
 
 
-@users_router.get(
-    "/{user_id}",
-    response_model=UserPublic,
-    responses=error_responses(404, 422),
-)
+@users_router.get("/{user_id}", response_model=UserPublic, responses=error_responses(404, 422))
 def read_user(user_id: IdPath, session: SessionDep) -> User:
     """Anyone's public profile."""
     user = session.get(User, user_id)

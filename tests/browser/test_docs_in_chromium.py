@@ -93,7 +93,7 @@ def test_authorize_then_read_me_in_swagger_ui(page: Page, base_url: str) -> None
     page.wait_for_selector("text=Logout", timeout=10_000)
     page.click("button.btn-done")
 
-    operation = "#operations-users-users-read_me"
+    operation = "#operations-users-read_me"
     page.click(f"{operation} .opblock-summary")
     page.click(f"{operation} button.try-out__btn")
     page.click(f"{operation} button.execute")
