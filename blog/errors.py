@@ -180,33 +180,6 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status_code: {"model": ErrorResponse} for status_code in statuses}
 
 
-def with_examples(responses: dict[str, dict[str, Any]]) -> None:
-    """Each `ErrorResponse` of an operation's `responses` gets the examples of its status."""
-    for status_code, response in responses.items():
-        content = response.get("content", {}).get("application/json", {})
-        if content.get("schema", {}).get("$ref", "").endswith("/ErrorResponse"):
-            examples = ERROR_EXAMPLES.get(int(status_code), {})
-            content["examples"] = {
-                code: {"value": {"detail": detail, "code": code}}
-                for code, detail in examples.items()
-            }
-
-
-def show_error_examples(app: FastAPI) -> None:
-    """Add the error examples once, as the app builds its OpenAPI document (FastAPI's
-    "extending OpenAPI"), not on every route: a route names only its statuses."""
-    build = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            for path in build()["paths"].values():
-                for operation in path.values():
-                    with_examples(operation["responses"])
-        return build()  # the document made above, kept by FastAPI
-
-    app.openapi = openapi  # type: ignore[method-assign]
-
-
 def error_json(error: DomainError) -> JSONResponse:
     body = {"detail": str(error), "code": error.code}
     return JSONResponse(body, status_code=error.status_code, headers=error.headers)
@@ -289,4 +262,3 @@ def install_error_handlers(app: FastAPI) -> None:
     # `Exception` goes to Starlette's outermost middleware, which answers with this handler and
     # then re-raises so the server can log it as well.
     app.add_exception_handler(Exception, handle_unexpected_error)
-    show_error_examples(app)

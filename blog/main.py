@@ -30,6 +30,7 @@ from blog.logs import RequestLogMiddleware, configure_logging  # step 13
 from blog.mail import warn_when_emails_go_nowhere  # step 8
 from blog.metrics import router as metrics_router  # step 20
 from blog.notifications import router as notifications_router  # step 18
+from blog.openapi import finish_the_document  # step 3
 from blog.posts.router import router as posts_router  # step 10
 from blog.rate_limits import counters_for  # step 16
 from blog.realtime import router as realtime_router  # step 9
@@ -105,6 +106,7 @@ def create_app() -> FastAPI:
         redirect_slashes=False,
     )
     install_error_handlers(app)  # step 3
+    finish_the_document(app)  # step 3
     if settings.cors_origins:  # step 14
         app.add_middleware(  # step 14
             CORSMiddleware,  # step 14

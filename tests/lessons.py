@@ -101,6 +101,8 @@ THE_WHOLE_APP_TESTS = (
     "tests/benchmarks/write_load.py",
     "tests/benchmarks/websocket_memory.py",
     "tests/benchmarks/request_heads.py",
+    "tests/generated_client/requirements.txt",
+    "tests/generated_client/journey.py",
     "tests/postgres/__init__.py",
     "tests/postgres/conftest.py",
     "tests/postgres/proxy.py",
@@ -161,7 +163,7 @@ LESSONS = (
     Lesson(
         title="One error shape",
         topic="Module 4.5: error handling, custom exceptions, one error shape",
-        files=("blog/errors.py",),
+        files=("blog/errors.py", "blog/openapi.py"),
         tests=("tests/test_errors.py",),
         try_it="`GET /nope` is a 404 in the error shape: "
         '`{"detail": "Not Found", "code": "not_found"}`.',
@@ -398,6 +400,7 @@ LESSONS = (
             "tests/test_migrations.py",
             "tests/test_running_the_tests.py",
             "tests/test_api_contract.py",
+            "tests/test_generated_client.py",
             "tests/browser/test_docs_in_chromium.py",
             "tests/test_docs_site.py",
             "tests/test_lessons.py",

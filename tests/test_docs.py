@@ -238,3 +238,21 @@ def test_the_register_example_answers_201_after_the_seed(
     seed.seed(session)
     [example] = openapi["components"]["schemas"]["UserRegister"]["examples"]
     assert client.post("/auth/register", json=example).status_code == 201
+
+
+def test_public_operations_say_they_need_no_token(openapi: dict[str, Any]) -> None:
+    for method, path, operation in operations(openapi):
+        signed_in = operation["security"] == [{"OAuth2PasswordBearer": []}]
+        assert signed_in or operation["security"] == [], (method, path)
+    public = {(method, path) for method, path, op in operations(openapi) if op["security"] == []}
+    assert {("GET", "/posts"), ("POST", "/auth/login"), ("GET", "/health")} <= public
+    assert ("POST", "/posts") not in public
+
+
+def test_every_answer_names_its_request_id_and_refusals_name_retry_after(
+    openapi: dict[str, Any],
+) -> None:
+    for method, path, operation in operations(openapi):
+        for status, response in operation["responses"].items():
+            assert "X-Request-ID" in response["headers"], (method, path, status)
+            assert ("Retry-After" in response["headers"]) == (status in ("429", "503"))
