@@ -378,11 +378,12 @@ LESSONS = (
         topic="After the course: operating the service",
         files=("blog/operators.py",),
         tests=("tests/test_operators.py",),
-        try_it="register `hedy` (a name no earlier lesson uses) and keep her token; in a "
-        "second terminal, "
-        "`.venv/bin/python -m blog users deactivate hedy`: `GET /users/me` with her token "
-        "is a 401 and her login a 400; `.venv/bin/python -m blog users activate hedy` lets "
-        "her log in again, and the old token stays refused.",
+        try_it="register `hedy` (a name no earlier lesson uses: `hedy@example.com`, password "
+        "`correct horse battery`) and keep her token; in a second terminal, "
+        "`.venv/bin/python -m blog users deactivate hedy` (after two lines of Alembic's, which "
+        "applies any migration first, it says `blog: hedy is deactivated.`): `GET /users/me` "
+        "with her token is a 401 and her login a 400; `.venv/bin/python -m blog users "
+        "activate hedy` lets her log in again, and the old token stays refused.",
         why_here="It ends everything the earlier lessons gave an account: tokens (lesson 7), "
         "reset links (17) and sockets (18).",
     ),
@@ -616,9 +617,10 @@ def lesson_section(number: int, lesson: Lesson) -> list[str]:
             finish = (
                 " and finish it with what autogenerate cannot see (triggers): "
                 f"`{import_line}` among its imports, `{call}` as the last line of "
-                "`upgrade()` (the import keeps the lesson short; a migration others have run "
-                "is history, so this repository's own writes the SQL out instead, and never "
-                "changes when the app does)"
+                "`upgrade()`, after its `# ### end Alembic commands ###` (the import keeps the "
+                "lesson short, although `alembic/env.py` keeps the app out of migrations: a "
+                "migration others have run is history, so this repository's own writes the SQL "
+                "out instead, and never changes when the app does)"
             )
         out.append(
             f'- `.venv/bin/alembic revision --autogenerate -m "{lesson.migration}"`, read the '
