@@ -7,7 +7,7 @@ import os
 import socket
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import anyio
@@ -129,6 +129,17 @@ def send_huge_body(port: int, chunked: bool, total: int = 100 * MiB) -> bytes:
     return stream_until_answered(port, f"{head}{framing}\r\n\r\n".encode(), framed, total)
 
 
+def at_once(send: Callable[[], bytes], times: int) -> list[bytes]:
+    """`send` from `times` threads at once; what each got back."""
+    answers: list[bytes] = []
+    senders = [threading.Thread(target=lambda: answers.append(send())) for _ in range(times)]
+    for sender in senders:
+        sender.start()
+    for sender in senders:
+        sender.join(timeout=60)
+    return answers
+
+
 def stream_until_answered(port: int, start: bytes, piece: bytes, total: int) -> bytes:
     """Send `start`, then `piece` until `total` bytes or an answer; return its status line."""
     answer = bytearray()
@@ -168,16 +179,7 @@ def test_a_100_mb_body_leaves_the_servers_memory_flat(tmp_path: Path) -> None:
         Path(f"/proc/{server.pid}/clear_refs").write_text("5")  # restart the high-water mark
 
         answers = [send_huge_body(port, chunked=False), send_huge_body(port, chunked=True)]
-        with_six_at_once: list[bytes] = []
-        senders = [
-            threading.Thread(target=lambda: with_six_at_once.append(send_huge_body(port, True)))
-            for _ in range(6)
-        ]
-        for sender in senders:
-            sender.start()
-        for sender in senders:
-            sender.join(timeout=60)
-
+        with_six_at_once = at_once(lambda: send_huge_body(port, chunked=True), 6)
         peak = memory_kib(server.pid, "VmHWM")
     print(f"\nserver memory: idle {idle / 1024:.1f} MiB, peak with bodies {peak / 1024:.1f} MiB")
     assert answers + with_six_at_once == [b"HTTP/1.1 413 Request Entity Too Large"] * 8
@@ -222,20 +224,10 @@ def test_a_huge_or_endless_request_head_is_refused_by_the_server_in_bounded_memo
 
         idle = memory_kib(server.pid)
         Path(f"/proc/{server.pid}/clear_refs").write_text("5")  # restart the high-water mark
-        answers: list[bytes] = []
         unfinished = request_line + b"X-Big: "
-        senders = [
-            threading.Thread(
-                target=lambda: answers.append(
-                    stream_until_answered(port, unfinished, b"a" * 65536, 20 * MiB)
-                )
-            )
-            for _ in range(10)
-        ]
-        for sender in senders:
-            sender.start()
-        for sender in senders:
-            sender.join(timeout=60)
+        answers = at_once(
+            lambda: stream_until_answered(port, unfinished, b"a" * 65536, 20 * MiB), 10
+        )
         peak = memory_kib(server.pid, "VmHWM")
     print(f"\nserver memory: idle {idle / 1024:.1f} MiB, peak with heads {peak / 1024:.1f} MiB")
     assert answers == [refused] * 10  # each answered before it had sent its 20 MB

@@ -12,11 +12,10 @@ checks the start command's own bound).
 import os
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 from tests.servers import free_port, memory_kib, migrate, running, start_command, wait_until_healthy
-from tests.test_body_limit import MiB, send_head, stream_until_answered
+from tests.test_body_limit import MiB, at_once, send_head, stream_until_answered
 
 CONNECTIONS = 10
 HEADER_BYTES = 20 * MiB
@@ -34,17 +33,10 @@ def measure(parser: str, folder: Path) -> str:
         wait_until_healthy(f"http://127.0.0.1:{port}", server)
         idle = memory_kib(server.pid)
         Path(f"/proc/{server.pid}/clear_refs").write_text("5")  # restart the high-water mark
-        answers: list[bytes] = []
-
-        def send_unfinished() -> None:
-            start = REQUEST_LINE + b"X-Big: "
-            answers.append(stream_until_answered(port, start, b"a" * 65536, HEADER_BYTES))
-
-        senders = [threading.Thread(target=send_unfinished) for _ in range(CONNECTIONS)]
-        for sender in senders:
-            sender.start()
-        for sender in senders:
-            sender.join(timeout=120)
+        start = REQUEST_LINE + b"X-Big: "
+        answers = at_once(
+            lambda: stream_until_answered(port, start, b"a" * 65536, HEADER_BYTES), CONNECTIONS
+        )
         peak = memory_kib(server.pid, "VmHWM")
         big = send_head(port, REQUEST_LINE + b"X-Big: " + b"a" * MiB + b"\r\n\r\n")
     answered = sum(bool(answer) for answer in answers)
