@@ -323,8 +323,8 @@ LESSONS = (
     Lesson(
         title="Hardening: security headers and a body limit",
         topic="After the course: hardening",
-        files=("blog/headers.py", "blog/body_limit.py"),
-        tests=("tests/test_headers.py", "tests/test_body_limit.py"),
+        files=("blog/headers.py", "blog/body_limit.py", "blog/connections.py"),
+        tests=("tests/test_headers.py", "tests/test_body_limit.py", "tests/test_connections.py"),
         try_it="every answer carries `X-Content-Type-Options: nosniff`; a body over "
         "`MAX_BODY_BYTES` is a 413 before anything reads it.",
     ),

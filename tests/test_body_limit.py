@@ -14,9 +14,11 @@ import anyio
 import pytest
 from fastapi.testclient import TestClient
 from starlette.types import Message
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from blog.body_limit import BodySizeLimit
 from blog.config import MAX_CONNECTIONS, MAX_REQUEST_HEAD_BYTES, settings
+from blog.connections import LimitedH11Protocol
 from blog.file_handles import MOST_OPEN_SOCKETS
 from blog.posts.models import MAX_BODY_LENGTH, MAX_TITLE_LENGTH
 from tests.helpers import Account, assert_error
@@ -191,7 +193,10 @@ def test_a_100_mb_body_leaves_the_servers_memory_flat(tmp_path: Path) -> None:
 
 def test_the_start_command_bounds_the_request_head_and_the_connections() -> None:
     words = start_command(sys.executable, free_port())
-    assert words[words.index("--http") + 1] == "h11"  # httptools reads a head of any size
+    # httptools reads a head of any size; h11 stops at a limit (and blog/connections.py adds a
+    # limit per client address and a deadline for the head)
+    assert words[words.index("--http") + 1] == "blog.connections:LimitedH11Protocol"
+    assert issubclass(LimitedH11Protocol, H11Protocol)
     head_limit = words[words.index("--h11-max-incomplete-event-size") + 1]
     assert head_limit == str(MAX_REQUEST_HEAD_BYTES)
     assert words[words.index("--limit-concurrency") + 1] == str(MAX_CONNECTIONS)

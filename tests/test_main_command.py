@@ -14,6 +14,7 @@ from blog import seed
 from blog.config import (
     settings,
 )
+from blog.connections import LimitedH11Protocol
 from blog.database import make_engine
 from tests.helpers import PASSWORD
 from tests.servers import (
@@ -43,7 +44,7 @@ def test_main_applies_migrations_then_serves(
         "port": 9001,
         "reload": True,
         "ws_max_size": 65536,
-        "http": "h11",
+        "http": LimitedH11Protocol,
         "h11_max_incomplete_event_size": 16384,
         "limit_concurrency": 900,
         "server_header": False,

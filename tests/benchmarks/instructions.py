@@ -13,8 +13,9 @@ under callgrind (about 50 times slower), and for each request type sends 20 requ
 zeroes the counters, sends 100 more on one keep-alive connection and prints the instructions per
 request (millions), for a bare FastAPI route too, and for the list and the read of
 `tests/benchmarks/minimal_app.py` (the smallest FastAPI + SQLModel app that serves them). About
-five minutes. `--http httptools` counts with uvicorn's default parser instead of h11, the one
-`railway.json` names.
+five minutes. `--http` picks uvicorn's HTTP protocol: by default the one `railway.json` names
+(h11 with `blog/connections.py`'s limits), `h11` for uvicorn's own, `httptools` for its default
+parser.
 """
 
 import argparse
@@ -99,7 +100,10 @@ def main() -> None:
     parser.add_argument("--server", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--python", help="the app's interpreter (default: a new lean venv)")
     parser.add_argument(
-        "--http", default="h11", choices=["h11", "httptools"], help="uvicorn's HTTP parser"
+        "--http",
+        default="blog.connections:LimitedH11Protocol",
+        choices=["blog.connections:LimitedH11Protocol", "h11", "httptools"],
+        help="uvicorn's HTTP protocol",
     )
     options = parser.parse_args()
     server = options.server.replace("postgresql://", "postgresql+psycopg2://", 1)
