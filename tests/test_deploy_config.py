@@ -59,8 +59,10 @@ def test_the_workflow_runs_the_ci_script_in_debian_with_postgres_and_redis() -> 
     assert job["container"]["image"] == f"python:{python}-slim-bookworm"
     assert job["services"]["postgres"]["image"] == "postgres:15"
     assert job["services"]["redis"]["image"] == "redis:7"
-    *before, checkout, run = job["steps"]
+    git, node, checkout, run = job["steps"]
+    assert git == {"run": "apt-get update -qq && apt-get install -y -qq git"}
+    assert node["uses"].startswith("actions/setup-node@")  # npx, for the OpenAPI linters
+    assert re.fullmatch(r"\d+\.\d+\.\d+", node["with"]["node-version"])  # an exact version
     assert checkout["uses"].startswith("actions/checkout@")
     assert run == {"run": "bash .ci/run"}  # one script for both, not two copies of the checks
-    assert [step["run"] for step in before] == ["apt-get update -qq && apt-get install -y -qq git"]
     assert job["timeout-minutes"] <= 90
