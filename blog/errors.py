@@ -138,46 +138,66 @@ CODE_FOR_HTTP_STATUS = {
 }
 
 
-# What the OpenAPI document shows for each error status: a real answer for every code it carries.
-ERROR_EXAMPLES: dict[int, dict[str, str | list[dict[str, Any]]]] = {
-    400: {
-        "bad_request": "There was an error parsing the body",
-        "invalid_credentials": "Incorrect email/username or password.",
-        "wrong_password": "The current password is wrong.",
-        "invalid_reset_token": "The reset token is invalid, used or expired. Ask for a new one.",
-    },
-    401: {
-        "not_authenticated": "Not authenticated: send 'Authorization: Bearer <token>'.",
-        "invalid_token": "The token is invalid or has expired.",
-    },
-    403: {"forbidden": "Only the post's author may change it."},
-    404: {"not_found": "Post not found."},
-    409: {
-        "email_taken": "That email is already registered.",
-        "username_taken": "That username is taken.",
-    },
-    413: {"payload_too_large": "The request body is larger than 262144 bytes."},
-    422: {
-        "validation_error": [
-            {
-                "loc": ["body", "title"],
-                "msg": "String should have at least 1 character",
-                "type": "string_too_short",
-            }
-        ]
-    },
-    429: {"rate_limited": "Too many failed logins for this account; try again in 840 s."},
-    503: {
-        "server_busy": "The server is busy. Try again in a moment.",
-        "database_unavailable": "The database is unavailable. Try again shortly.",
-    },
+# What the OpenAPI document shows for each error code: a real answer.
+ERROR_EXAMPLES: dict[str, str | list[dict[str, Any]]] = {
+    "bad_request": "There was an error parsing the body",
+    "invalid_credentials": "Incorrect email/username or password.",
+    "wrong_password": "The current password is wrong.",
+    "invalid_reset_token": "The reset token is invalid, used or expired. Ask for a new one.",
+    "not_authenticated": "Not authenticated: send 'Authorization: Bearer <token>'.",
+    "invalid_token": "The token is invalid or has expired.",
+    "forbidden": "Only the post's author may change it.",
+    "not_found": "Post not found.",
+    "email_taken": "That email is already registered.",
+    "username_taken": "That username is taken.",
+    "payload_too_large": "The request body is larger than 262144 bytes.",
+    "validation_error": [
+        {
+            "loc": ["body", "title"],
+            "msg": "String should have at least 1 character",
+            "type": "string_too_short",
+        }
+    ],
+    "rate_limited": "Too many failed logins for this account; try again in 840 s.",
+    "server_busy": "The server is busy. Try again in a moment.",
+    "database_unavailable": "The database is unavailable. Try again shortly.",
+}
+
+# The codes of a status that every route answering with it may give; a route's own are its own.
+COMMON_CODES: dict[int, tuple[str, ...]] = {
+    400: ("bad_request",),  # a body that cannot be parsed
+    401: ("not_authenticated", "invalid_token"),
+    403: ("forbidden",),
+    404: ("not_found",),
+    409: ("email_taken", "username_taken"),
+    413: ("payload_too_large",),
+    422: ("validation_error",),
+    429: ("rate_limited",),
+    503: ("server_busy", "database_unavailable"),
 }
 
 
-def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` for a route: each status it may answer, in the `ErrorResponse` shape
-    (described by its HTTP reason phrase: "Not Found")."""
-    return {status_code: {"model": ErrorResponse} for status_code in statuses}
+def error_responses(*answers: int | type[DomainError]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` for a route: each error it may answer, in the `ErrorResponse` shape,
+    with an example of each code. A status brings the codes any route may answer with it
+    (`COMMON_CODES`); an error class adds a code of the route's own (`InvalidCredentials`)."""
+    codes: dict[int, list[str]] = {}
+    for answer in answers:
+        if isinstance(answer, int):
+            codes.setdefault(answer, []).extend(COMMON_CODES.get(answer, ()))
+        else:
+            codes.setdefault(answer.status_code, []).append(answer.code)
+    return {
+        status_code: {
+            "model": ErrorResponse,
+            "content": {"application/json": {"examples": examples_of(its_codes)}},
+        }
+        for status_code, its_codes in codes.items()
+    }
+
+
+def examples_of(codes: list[str]) -> dict[str, dict[str, Any]]:
+    return {code: {"value": {"detail": ERROR_EXAMPLES[code], "code": code}} for code in codes}
 
 
 def error_json(error: DomainError) -> JSONResponse:

@@ -2,17 +2,15 @@
 
 Lesson: FastAPI writes the document from the routes and their models. What it cannot know is added
 once, as the app builds the document (FastAPI's "extending OpenAPI"), instead of on every route:
-the examples of each error answer, with their real codes (`ERROR_EXAMPLES` in `blog/errors.py`);
 that an operation which asks for no token asks for none (`security: []`, which a linter and a
-generated client read as "public"); and the headers answers carry: `X-Request-ID` on every one,
-`Retry-After` on a 429 or a 503.
+generated client read as "public"), and the headers answers carry: `X-Request-ID` on every one,
+`Retry-After` on a 429 or a 503. (The examples of each error answer come with the route's own
+`responses=`: `error_responses` in `blog/errors.py`.)
 """
 
 from typing import Any
 
 from fastapi import FastAPI
-
-from blog.errors import ERROR_EXAMPLES
 
 REQUEST_ID = {  # step 13
     "description": "The request's id, as its log line shows it",  # step 13
@@ -22,18 +20,6 @@ RETRY_AFTER = {  # step 15
     "description": "Seconds to wait before trying again",  # step 15
     "schema": {"type": "string", "pattern": "^[0-9]+$"},  # step 15
 }  # step 15
-
-
-def with_examples(responses: dict[str, dict[str, Any]]) -> None:
-    """Each `ErrorResponse` of an operation's `responses` gets the examples of its status."""
-    for status_code, response in responses.items():
-        content = response.get("content", {}).get("application/json", {})
-        if content.get("schema", {}).get("$ref", "").endswith("/ErrorResponse"):
-            examples = ERROR_EXAMPLES.get(int(status_code), {})
-            content["examples"] = {
-                code: {"value": {"detail": detail, "code": code}}
-                for code, detail in examples.items()
-            }
 
 
 def with_headers(responses: dict[str, dict[str, Any]]) -> None:  # step 13
@@ -53,7 +39,6 @@ def finish_the_document(app: FastAPI) -> None:
         if app.openapi_schema is None:
             for path in build()["paths"].values():
                 for operation in path.values():
-                    with_examples(operation["responses"])
                     with_headers(operation["responses"])  # step 13
                     operation.setdefault("security", [])  # no token asked: a public operation
         return build()

@@ -171,7 +171,8 @@ LESSONS = (
         exercise=Exercise(
             task="A new error code: `GET /teapot` answers 418 `im_a_teapot` in the error shape. "
             "Add a `DomainError` subclass, its example in `ERROR_EXAMPLES` (what Swagger UI "
-            "shows), and a route that raises it.",
+            "shows), and a route that raises it and names it: "
+            "`responses=error_responses(ImATeapot)`.",
             test="tests/exercises/teapot/test_teapot.py",
             solution="tests/exercises/teapot/solution.patch",
         ),

@@ -232,6 +232,23 @@ def test_every_error_example_shows_a_real_code_of_its_status(openapi: dict[str, 
     assert shown == set().union(*codes.values()) - {"method_not_allowed", "unsupported_media_type"}
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "codes"),
+    [
+        ("post", "/auth/register", {"bad_request"}),
+        ("post", "/auth/login", {"bad_request", "invalid_credentials"}),
+        ("patch", "/users/me", {"bad_request", "wrong_password"}),
+        ("post", "/users/me/password", {"bad_request", "wrong_password"}),
+        ("post", "/auth/password-reset/confirm", {"bad_request", "invalid_reset_token"}),
+    ],
+)
+def test_an_operation_shows_its_own_400_codes_not_every_route_s(
+    openapi: dict[str, Any], method: str, path: str, codes: set[str]
+) -> None:
+    response = openapi["paths"][path][method]["responses"]["400"]
+    assert set(response["content"]["application/json"]["examples"]) == codes
+
+
 def test_the_register_example_answers_201_after_the_seed(
     client: TestClient, session: Session, openapi: dict[str, Any]
 ) -> None:

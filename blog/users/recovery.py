@@ -209,7 +209,7 @@ def refuse_a_token_guesser(counters: RateLimitCounters, client: ClientAddress) -
         Depends(refuse_a_token_guesser),
         Depends(take_password_hash_slot, scope="function"),
     ],
-    responses=error_responses(400, 413, 422, 429),
+    responses=error_responses(400, InvalidResetToken, 413, 422, 429),
 )
 def confirm_password_reset(
     payload: PasswordResetConfirm,

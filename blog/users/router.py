@@ -35,6 +35,7 @@ from blog.errors import (
     InvalidCredentials,  # step 6
     InvalidToken,  # step 7
     NotFound,
+    WrongPassword,  # step 7
     error_responses,
 )
 from blog.hub import hub  # step 18
@@ -110,7 +111,7 @@ def register(  # step 5
     dependencies=[  # step 6
         Depends(take_password_hash_slot, scope="function"),  # step 15
     ],  # step 6
-    responses=error_responses(400, 413, 422, 429),  # step 6
+    responses=error_responses(400, InvalidCredentials, 413, 422, 429),  # step 6
 )  # step 6
 def login(  # step 6
     form: Annotated[LoginForm, Form()],  # step 6
@@ -162,7 +163,7 @@ def read_me(user: CurrentUser) -> User:  # step 6
     dependencies=[  # step 7
         Depends(take_password_hash_slot, scope="function"),  # step 15
     ],  # step 7
-    responses=error_responses(400, 401, 409, 413, 422, 429),  # step 7
+    responses=error_responses(400, WrongPassword, 401, 409, 413, 422, 429),  # step 7
 )  # step 7
 def update_me(  # step 7
     payload: UserUpdateMe,  # step 7
@@ -200,7 +201,7 @@ def update_me(  # step 7
     dependencies=[  # step 7
         Depends(take_password_hash_slot, scope="function"),  # step 15
     ],  # step 7
-    responses=error_responses(400, 401, 413, 422, 429),  # step 7
+    responses=error_responses(400, WrongPassword, 401, 413, 422, 429),  # step 7
 )  # step 7
 def change_password(  # step 7
     payload: PasswordChange,  # step 7
