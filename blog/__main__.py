@@ -23,7 +23,10 @@ from blog.config import (
     WEBSOCKET_MAX_FRAME_BYTES,  # step 9
     settings,
 )
-from blog.connections import LimitedH11Protocol  # step 14
+from blog.connections import (
+    LimitedH11Protocol,  # step 14
+    LimitedWebSocketProtocol,  # step 14
+)
 from blog.logs import configure_logging  # step 13
 
 ALEMBIC_INI = Path(__file__).resolve().parent.parent / "alembic.ini"
@@ -110,8 +113,9 @@ def main(argv: list[str] | None = None) -> None:
         # Larger WebSocket frames are refused (1009) by uvicorn.
         ws_max_size=WEBSOCKET_MAX_FRAME_BYTES,  # step 9
         # The same server options as railway.json's start command: a bounded request head, and
-        # connections limited per client address (blog/connections.py).
+        # connections and sockets limited per client address (blog/connections.py).
         http=LimitedH11Protocol,  # step 14
+        ws=LimitedWebSocketProtocol,  # step 14
         h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,  # step 14
         limit_concurrency=MAX_CONNECTIONS,  # step 14
         server_header=False,  # no `server: uvicorn`: nothing to tell a scanner which server runs

@@ -12,13 +12,13 @@ and never more sessions than threads. A request that gets no slot within the wai
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from time import perf_counter  # step 20
+from time import perf_counter  # step 21
 from typing import Annotated, Any
 
 import anyio
 import anyio.to_thread
 from fastapi import Depends
-from prometheus_client import Histogram  # step 20
+from prometheus_client import Histogram  # step 21
 
 from blog.config import settings
 from blog.errors import ServerBusy
@@ -45,13 +45,13 @@ def size_the_thread_pool() -> None:
 
 password_hash_slots = anyio.Semaphore(settings.password_hash_concurrency)
 # How long requests wait for a hash slot, for `/metrics` (defined here, beside what it measures).
-HASH_WAITS = Histogram("blog_password_hash_wait_seconds", "Hash slot waits", ["replica"])  # step 20
+HASH_WAITS = Histogram("blog_password_hash_wait_seconds", "Hash slot waits", ["replica"])  # step 21
 
 
 async def take_password_hash_slot() -> AsyncIterator[None]:
-    started = perf_counter()  # step 20
+    started = perf_counter()  # step 21
     async with a_slot_of(password_hash_slots, settings.password_hash_timeout):
-        HASH_WAITS.labels(settings.railway_replica_id).observe(perf_counter() - started)  # step 20
+        HASH_WAITS.labels(settings.railway_replica_id).observe(perf_counter() - started)  # step 21
         yield
 
 

@@ -126,6 +126,9 @@ class Settings(BaseSettings):
     # and that client's logins to that account are refused (429) until the window has passed.
     login_max_failures: int = Field(default=10, ge=1, le=1000)  # step 16
     login_window_seconds: int = Field(default=900, ge=1, le=86_400)  # step 16
+    # And this many logins from one client in all, whatever the names: made-up names would each
+    # get a count of their own, and a flood of them takes every turn at bcrypt from the others.
+    login_max_per_client: int = Field(default=100, ge=1, le=100_000)  # step 16
     # Registrations per client per hour.
     register_max_per_client: int = Field(default=20, ge=1, le=100_000)  # step 16
     # Password reset: how long an emailed token works, and how many requests per hour one email
@@ -166,9 +169,9 @@ class Settings(BaseSettings):
     websocket_max_per_account: int = Field(default=5, ge=1, le=1_000)  # step 18
     # Monitoring: `/metrics` answers only to this bearer token (unset: 404); where unhandled
     # errors are reported (unset: nowhere); the replica, as Railway names it, on every metric.
-    metrics_token: SecretStr | None = None  # step 20
-    sentry_dsn: SecretStr | None = None  # step 20
-    railway_replica_id: str = "local"  # step 20
+    metrics_token: SecretStr | None = None  # step 21
+    sentry_dsn: SecretStr | None = None  # step 21
+    railway_replica_id: str = "local"  # step 21
     # A Redis URL, for what several processes (workers, replicas) must share: the rate-limit
     # counts (lesson 16) and the notifications (lesson 18). Unset, each process keeps its own.
     redis_url: str | None = None  # step 16

@@ -1,51 +1,43 @@
 """Connections: a few per client address, and a deadline for each request's head.
 
 Lesson: uvicorn limits connections only in all (`--limit-concurrency`), so one client that opens
-900 connections and sends nothing turns every other client's request into a 503. This is
-uvicorn's own h11 protocol with the two limits a proxy in front would add (nginx's `limit_conn`
-and `client_header_timeout`): a new connection from an address that already holds
-`MOST_CONNECTIONS_PER_ADDRESS` (an IPv6 client counts by its /64, which one machine usually
-holds) is answered with a plain 429 and closed, and a connection that has not sent a whole
-request head within `REQUEST_HEAD_SECONDS` is closed. A peer the start command trusts to speak
-for others (`--forwarded-allow-ips`: Railway's proxy, or a proxy on the same machine) is not
-limited, since it carries many clients and limits them itself. Counts are per process. The start
-command names this class: `--http blog.connections:LimitedH11Protocol`.
+900 connections and sends nothing turns every other client's request into a 503. These are
+uvicorn's own protocols with the limits a proxy in front would add (nginx's `limit_conn` and
+`client_header_timeout`): past `MOST_CONNECTIONS_PER_ADDRESS` from one address
+(`blog/addresses.py`), WebSockets included until they close, a new connection gets a plain 429;
+a request head not whole within `REQUEST_HEAD_SECONDS` is closed; a socket that leaves
+`MOST_UNREAD_BYTES` unread (the pongs to a flood of pings) is dropped. A peer trusted to speak
+for others (`--forwarded-allow-ips`: Railway's proxy) is not limited: it limits its clients
+itself. Counts are per process; the start command names both classes (`--http`, `--ws`).
 """
 
 import asyncio
 import functools
-import ipaddress
 from collections import Counter
 
 import h11
 from uvicorn.middleware.proxy_headers import _TrustedHosts  # the rule `--proxy-headers` uses
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+from blog.addresses import address_of
 
 MOST_CONNECTIONS_PER_ADDRESS = 50
 REQUEST_HEAD_SECONDS = 10.0
+MOST_UNREAD_BYTES = 256 * 1024  # four of the largest frames a socket may send
 TOO_MANY_CONNECTIONS = (
-    b"HTTP/1.1 429 Too Many Requests\r\n"
-    b"content-type: text/plain; charset=utf-8\r\n"
-    b"content-length: 38\r\n"
-    b"connection: close\r\n"
-    b"\r\n"
+    b"HTTP/1.1 429 Too Many Requests\r\ncontent-length: 38\r\nconnection: close\r\n\r\n"
     b"Too many connections from one address."
 )
 
 open_connections: Counter[str] = Counter()  # per client address, in this process
 
 
-def address_of(host: str) -> str:
-    """The address a client is counted by: its IPv4 address, or its IPv6 address's /64."""
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return host  # not an IP address (a Unix socket's path)
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)  # an IPv4 client on a dual-stack socket
-        return str(ipaddress.IPv6Network((address, 64), strict=False))
-    return str(address)
+def count_out(address: str | None) -> None:
+    if address is not None:
+        open_connections[address] -= 1
+        if open_connections[address] == 0:
+            del open_connections[address]
 
 
 @functools.cache
@@ -97,8 +89,14 @@ class LimitedH11Protocol(H11Protocol):
             self.wait_for_a_head()  # the next request on this keep-alive connection
 
     def handle_websocket_upgrade(self, event: h11.Request) -> None:
-        self.stop_counting()  # from here the socket caps count it (blog/realtime.py)
+        counted_as, self.counted_as = self.counted_as, None  # the socket's from here
+        self.stop_counting()
         super().handle_websocket_upgrade(event)
+        socket = self.transport.get_protocol()
+        if isinstance(socket, LimitedWebSocketProtocol):
+            socket.counted_as = counted_as
+        else:
+            count_out(counted_as)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.stop_counting()
@@ -107,8 +105,22 @@ class LimitedH11Protocol(H11Protocol):
     def stop_counting(self) -> None:
         if self.head_deadline is not None:
             self.head_deadline.cancel()
-        if self.counted_as is not None:
-            open_connections[self.counted_as] -= 1
-            if open_connections[self.counted_as] == 0:
-                del open_connections[self.counted_as]
-            self.counted_as = None
+        count_out(self.counted_as)
+        self.counted_as = None
+
+
+class LimitedWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's WebSocket protocol, counted against its address until it closes, and dropped
+    when its client leaves more than `MOST_UNREAD_BYTES` unread."""
+
+    counted_as: str | None = None
+
+    def handle_ping(self) -> None:
+        super().handle_ping()
+        if self.transport.get_write_buffer_size() > MOST_UNREAD_BYTES:
+            self.transport.abort()  # closing would wait for a client that does not read
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        count_out(self.counted_as)
+        self.counted_as = None
+        super().connection_lost(exc)

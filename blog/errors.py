@@ -207,7 +207,7 @@ def error_json(error: DomainError) -> JSONResponse:
 
 async def handle_domain_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, DomainError)
-    request.state.error_code = error.code  # step 20
+    request.state.error_code = error.code  # step 21
     return error_json(error)
 
 
@@ -254,7 +254,7 @@ async def handle_database_error(request: Request, error: Exception) -> JSONRespo
     logger.error("database error during %s %s: %s", request.method, request.url.path, reason)
     sqlstate = getattr(getattr(error, "orig", None), "pgcode", None)
     if sqlstate in CONTENTION_SQLSTATES:
-        request.state.error_code = "server_busy"  # step 20
+        request.state.error_code = "server_busy"  # step 21
         return error_json(ServerBusy("The server is busy. Try again in a moment."))
     return error_json(DatabaseUnavailable("The database is unavailable. Try again shortly."))
 

@@ -7,7 +7,7 @@ otherwise, and echoed in the response so a user's bug report can be matched to t
 other line logged while serving that request carries the same id. Production writes one JSON object
 per line (machine-searchable); development writes readable text. Only the path is logged, never the
 query string, headers or body, and `token=` values are redacted from every line (uvicorn's own),
-so tokens and passwords cannot end up in the logs. From lesson 20 on, the same place counts
+so tokens and passwords cannot end up in the logs. From lesson 21 on, the same place counts
 each request for `/metrics` (`blog/metrics.py`).
 """
 
@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from blog.metrics import count_request  # step 20
+from blog.metrics import count_request  # step 21
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # What the log says of a request whose client left before the answer (nginx's 499), so that a
@@ -153,4 +153,4 @@ class RequestLogMiddleware:
             method, path = scope["method"], scope["path"]
             fields = {"method": method, "path": path, "status": status, "duration_ms": duration_ms}
             request_logger.info("%s %s %s %.1fms", method, path, status, duration_ms, extra=fields)
-            count_request(scope, status, time.perf_counter() - started)  # step 20
+            count_request(scope, status, time.perf_counter() - started)  # step 21

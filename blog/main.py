@@ -21,14 +21,14 @@ from blog.capacity import size_the_thread_pool  # step 15
 from blog.comments.router import comments_router, post_comments_router  # step 11
 from blog.config import DEVELOPMENT_SECRET_FILE, settings
 from blog.database import describe_database
-from blog.error_reports import start_error_reports  # step 20
+from blog.error_reports import start_error_reports  # step 21
 from blog.errors import error_responses, install_error_handlers  # step 3
 from blog.headers import SecurityHeaders  # step 14
 from blog.health import router as health_router  # step 2
 from blog.hub import notifications_across_processes  # step 18
 from blog.logs import RequestLogMiddleware, configure_logging  # step 13
 from blog.mail import warn_when_emails_go_nowhere  # step 8
-from blog.metrics import router as metrics_router  # step 20
+from blog.metrics import router as metrics_router  # step 21
 from blog.notifications import router as notifications_router  # step 18
 from blog.openapi import finish_the_document  # step 3
 from blog.posts.router import router as posts_router  # step 10
@@ -128,9 +128,9 @@ def create_app() -> FastAPI:
     app.include_router(posts_router)  # step 10
     app.include_router(post_comments_router)  # step 11
     app.include_router(comments_router)  # step 11
-    app.include_router(metrics_router)  # step 20
+    app.include_router(metrics_router)  # step 21
     return app
 
 
-start_error_reports()  # step 20
+start_error_reports()  # step 21
 app = create_app()

@@ -4,8 +4,8 @@ Lesson: FastAPI writes the document from the routes and their models. What it ca
 once, as the app builds the document (FastAPI's "extending OpenAPI"), instead of on every route:
 that an operation which asks for no token asks for none (`security: []`, which a linter and a
 generated client read as "public"), and the headers answers carry: `X-Request-ID` on every one,
-`Retry-After` on a 429 or a 503. (The examples of each error answer come with the route's own
-`responses=`: `error_responses` in `blog/errors.py`.)
+`Retry-After` on a 429 or a 503, `Link` on a page of a list. (The examples of each error answer
+come with the route's own `responses=`: `error_responses` in `blog/errors.py`.)
 """
 
 from typing import Any
@@ -16,6 +16,10 @@ REQUEST_ID = {  # step 13
     "description": "The request's id, as its log line shows it",  # step 13
     "schema": {"type": "string"},  # step 13
 }  # step 13
+LINK = {  # step 20
+    "description": 'The next page, as `<URL>; rel="next"`, when there is one',  # step 20
+    "schema": {"type": "string"},  # step 20
+}  # step 20
 RETRY_AFTER = {  # step 15
     "description": "Seconds to wait before trying again",  # step 15
     "schema": {"type": "string", "pattern": "^[0-9]+$"},  # step 15
@@ -23,12 +27,15 @@ RETRY_AFTER = {  # step 15
 
 
 def with_headers(responses: dict[str, dict[str, Any]]) -> None:  # step 13
-    """Every answer names `X-Request-ID`; a 429 or a 503 names `Retry-After` too."""  # step 13
+    """Every answer names `X-Request-ID`; a 429 or 503 `Retry-After`; a page `Link`."""  # step 13
     for status_code, response in responses.items():  # step 13
         headers = response.setdefault("headers", {})  # step 13
         headers["X-Request-ID"] = REQUEST_ID  # step 13
         if status_code in ("429", "503"):  # step 15
             headers["Retry-After"] = RETRY_AFTER  # step 15
+        answer = response.get("content", {}).get("application/json", {})  # step 20
+        if answer.get("schema", {}).get("$ref", "").endswith("Page"):  # step 20
+            headers["Link"] = LINK  # step 20
 
 
 def finish_the_document(app: FastAPI) -> None:

@@ -4,7 +4,7 @@ Lesson: a list endpoint without a limit is a denial of service waiting for a big
 takes `Pagination` (at most 100 items, 20 by default) and answers a `Page`: the items, the total,
 and where the page starts. Counting every row of a big table costs more than reading a page of it,
 so `total` stops at `TOTAL_CAP`: below it the count is exact, and `TOTAL_CAP` means "that many or
-more" (the OpenAPI document says so).
+more" (the OpenAPI document says so). From lesson 20 on, every page names the next (`next`).
 """
 
 from collections.abc import Sequence
@@ -16,7 +16,7 @@ from sqlmodel import Session, func, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 MAX_OFFSET = 1_000_000_000
-TOTAL_CAP = 10_000
+TOTAL_CAP = 1_000
 
 
 class PageParams(BaseModel):
@@ -29,18 +29,22 @@ class PageParams(BaseModel):
 Pagination = Annotated[PageParams, Query()]
 
 ItemT = TypeVar("ItemT")
+NEXT_PAGE = (  # step 20
+    'The relative URL of the next page, also sent as `Link: <URL>; rel="next"`; '  # step 20
+    "null on the last page."  # step 20
+)  # step 20
 
 
 class Page(BaseModel, Generic[ItemT]):
     """One page of a list: the items, how many there are in all, and where the page starts."""
 
     items: Sequence[ItemT]
-    total: int = Field(
-        description=f"How many items match, counted up to {TOTAL_CAP:,}: "
-        f"{TOTAL_CAP:,} means that many or more."
-    )
+    total: int = Field(description=f"How many items match; {TOTAL_CAP:,} means that many or more")
     limit: int
     offset: int
+    # `next` is in every answer (null on the last page), so the document marks it required.
+    model_config = {"json_schema_serialization_defaults_required": True}  # step 20
+    next: str | None = Field(default=None, description=NEXT_PAGE)  # step 20
 
 
 def count_up_to_cap(

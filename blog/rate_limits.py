@@ -28,6 +28,7 @@ from limits.errors import StorageError
 from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
+from blog.addresses import address_of
 from blog.config import settings
 from blog.errors import RateLimited
 
@@ -36,7 +37,7 @@ Result = TypeVar("Result")
 
 
 def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    return address_of(request.client.host) if request.client else "unknown"
 
 
 ClientAddress = Annotated[str, Depends(client_address)]
@@ -103,7 +104,10 @@ def refuse_when_used_up(counters: Counters, item: RateLimitItem, key: list[str],
 
 
 def count_login_attempt(counters: Counters, account: str, client: str) -> None:
-    """Count a login to `account` from `client`, or 429 if it has had its share of failures."""
+    """Count a login to `account` from `client`, or 429 if it has had its share of failures,
+    or if `client` has had its share of logins to any account."""
+    in_all = RateLimitItemPerSecond(settings.login_max_per_client, settings.login_window_seconds)
+    count_or_refuse(counters, in_all, ["logins", client], "logins from this address")
     key = ["login", account, client]
     count_or_refuse(counters, login_limit(), key, "failed logins for this account")
 

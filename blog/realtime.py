@@ -18,6 +18,7 @@ from contextlib import contextmanager
 
 from fastapi import APIRouter, WebSocket, status
 
+from blog.addresses import address_of
 from blog.config import WEBSOCKET_MAX_FRAME_BYTES, settings
 
 router = APIRouter()
@@ -102,7 +103,7 @@ open_sockets = OpenSockets()
 async def echo(socket: WebSocket) -> None:
     """Answers each text frame with `Echo: <text>`; closes with 1013 over a socket cap."""
     await socket.accept()  # accept first: only an open socket can carry a close code
-    address = socket.client.host if socket.client else "unknown"
+    address = address_of(socket.client.host) if socket.client else "unknown"
     try:
         with (
             open_sockets.one_more(),

@@ -101,6 +101,7 @@ THE_WHOLE_APP_TESTS = (
     "tests/benchmarks/write_load.py",
     "tests/benchmarks/websocket_memory.py",
     "tests/benchmarks/request_heads.py",
+    "tests/benchmarks/pages.py",
     "tests/generated_client/requirements.txt",
     "tests/generated_client/journey.py",
     "tests/postgres/__init__.py",
@@ -109,6 +110,7 @@ THE_WHOLE_APP_TESTS = (
     "tests/postgres/test_comment_count.py",
     "tests/postgres/test_concurrency.py",
     "tests/postgres/test_list_plan.py",
+    "tests/postgres/test_search_index.py",
     "tests/postgres/test_outage.py",
     "tests/postgres/test_deploy.py",
     "tests/postgres/test_migrations_before_traffic.py",
@@ -236,8 +238,8 @@ LESSONS = (
     Lesson(
         title="WebSockets: an echo",
         topic="Module 5.4: WebSockets",
-        files=("blog/file_handles.py", "blog/realtime.py"),
-        tests=("tests/test_websockets.py",),
+        files=("blog/file_handles.py", "blog/addresses.py", "blog/realtime.py"),
+        tests=("tests/test_websockets.py", "tests/test_addresses.py"),
         try_it="connect to `ws://127.0.0.1:8000/ws/notify` and send `hi`: it answers "
         "`Echo: hi` (Swagger UI has no sockets: [Try a socket](../realtime.md#try-a-socket) "
         "shows how from the browser's console or from Python).",
@@ -387,6 +389,23 @@ LESSONS = (
         "activate hedy` lets her log in again, and the old token stays refused.",
         why_here="It ends everything the earlier lessons gave an account: tokens (lesson 7), "
         "reset links (17) and sockets (18).",
+    ),
+    Lesson(
+        title="Scale: pages at any depth, and search from an index",
+        topic="After the course: scale",
+        files=("blog/pages.py",),
+        tests=("tests/test_pages.py",),
+        try_it="with the demo data of lesson 12, `curl -i "
+        "'http://127.0.0.1:8000/posts?limit=2'`: the answer's `next` (and its `Link` header) "
+        "is `/posts?limit=2&before=...`, the id of the page's last post; follow it until `next` "
+        "is null. `?q=ab` is a 422: a search needs 3 characters. On PostgreSQL, the "
+        "repository's migration `search from a trigram index` (in `alembic/versions/`) adds "
+        "the indexes a search reads; `alembic/env.py` keeps them out of autogenerate's "
+        "comparison, since no model describes them. [Performance](../performance.md#deep-pages) "
+        "has what an `offset` deep in a million posts costs, what `before` costs instead, and "
+        "what the trigram indexes buy a search.",
+        why_here="After the course, with the other lessons on scale: it changes lists every "
+        "earlier lesson wrote, and only pays off on tables bigger than a course makes.",
     ),
     Lesson(
         title="Monitoring: metrics and error reports",

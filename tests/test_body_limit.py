@@ -197,6 +197,7 @@ def test_the_start_command_bounds_the_request_head_and_the_connections() -> None
     # limit per client address and a deadline for the head)
     assert words[words.index("--http") + 1] == "blog.connections:LimitedH11Protocol"
     assert issubclass(LimitedH11Protocol, H11Protocol)
+    assert words[words.index("--ws") + 1] == "blog.connections:LimitedWebSocketProtocol"
     head_limit = words[words.index("--h11-max-incomplete-event-size") + 1]
     assert head_limit == str(MAX_REQUEST_HEAD_BYTES)
     assert words[words.index("--limit-concurrency") + 1] == str(MAX_CONNECTIONS)

@@ -17,7 +17,7 @@ import uvicorn
 from websockets.sync.client import connect as websocket
 
 from blog import connections
-from blog.connections import LimitedH11Protocol, address_of
+from blog.connections import LimitedH11Protocol, LimitedWebSocketProtocol
 from tests.servers import free_port
 
 LIMIT = 5
@@ -46,6 +46,7 @@ def port(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
         host="127.0.0.1",
         port=port,
         http=LimitedH11Protocol,
+        ws=LimitedWebSocketProtocol,
         proxy_headers=True,
         forwarded_allow_ips=PROXY,
         lifespan="off",
@@ -127,23 +128,34 @@ def test_each_request_on_a_kept_alive_connection_gets_the_deadline(port: int) ->
         assert kept_alive.recv(4096) == b""
 
 
-def test_a_websocket_is_counted_by_the_socket_caps_not_here(port: int) -> None:
+def test_a_websocket_counts_against_its_address_until_it_closes(port: int) -> None:
     with ExitStack() as stack:
-        for _ in range(LIMIT + 1):
+        for _ in range(LIMIT):
             stack.enter_context(websocket(f"ws://127.0.0.1:{port}/"))
-        assert counted(ATTACKER, 0)
-        with connection_from(ATTACKER, port) as plain:
-            assert first_line(plain) == b"HTTP/1.1 200 OK"
+        assert counted(ATTACKER, LIMIT)
+        with connection_from(ATTACKER, port) as one_more:
+            assert first_line(one_more) == b"HTTP/1.1 429 Too Many Requests"
+    assert counted(ATTACKER, 0)
+    with connection_from(ATTACKER, port) as plain:
+        assert first_line(plain) == b"HTTP/1.1 200 OK"
 
 
-@pytest.mark.parametrize(
-    ("host", "counted_as"),
-    [
-        ("203.0.113.7", "203.0.113.7"),
-        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
-        ("2001:db8:1:2:bbbb::9", "2001:db8:1:2::/64"),  # the same machine, another address
-        ("::ffff:203.0.113.7", "203.0.113.7"),  # IPv4 on a dual-stack socket
-    ],
-)
-def test_a_client_is_counted_by_its_address_or_its_ipv6_network(host: str, counted_as: str) -> None:
-    assert address_of(host) == counted_as
+PING = bytes([0x89, 0x80 | 125]) + b"\0\0\0\0" + b"p" * 125  # masked with zeros: unchanged
+
+
+def test_a_socket_that_never_reads_its_pongs_is_dropped(
+    port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(connections, "MOST_UNREAD_BYTES", 64 * 1024)
+    with connection_from(OTHER_CLIENT, port) as raw:
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # read nothing, hold little
+        raw.sendall(
+            b"GET / HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        sent = 0
+        with pytest.raises(OSError):  # reset by the server, long before 100 MB of pings
+            while sent < 100 * 2**20:
+                raw.sendall(PING * 100)
+                sent += len(PING) * 100
+    assert counted(OTHER_CLIENT, 0)

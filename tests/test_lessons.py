@@ -218,7 +218,7 @@ def notifications(base_url: str) -> None:
         assert '"ready"' in str(socket.recv(timeout=10))
 
 
-METRICS_TOKEN = "a-long-random-token"  # as lesson 20 starts the app
+METRICS_TOKEN = "a-long-random-token"  # as lesson 21 starts the app
 
 
 def monitoring(base_url: str) -> None:
@@ -227,6 +227,14 @@ def monitoring(base_url: str) -> None:
         f"{base_url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
     )
     assert status == 200 and b"blog_http_requests_total{" in text
+
+
+def deep_pages(base_url: str) -> None:
+    """Two posts at least by now (lesson 10's and the seed's): a page of one names the next."""
+    first = request(f"{base_url}/posts?limit=1")[1]
+    assert first["next"] == f"/posts?limit=1&before={first['items'][0]['id']}"
+    second = request(f"{base_url}{first['next']}")[1]
+    assert second["items"][0]["id"] < first["items"][0]["id"]
 
 
 def student_environment(folder: Path) -> dict[str, str]:
@@ -239,7 +247,7 @@ def student_environment(folder: Path) -> dict[str, str]:
         "JWT_SECRET",
     }
     environment = {name: value for name, value in os.environ.items() if name not in left_out}
-    # METRICS_TOKEN too: lesson 20 starts the app with it; earlier lessons ignore it.
+    # METRICS_TOKEN too: lesson 21 starts the app with it; earlier lessons ignore it.
     student = {
         "ENVIRONMENT": "development",
         "PYTHONPATH": str(folder),
@@ -289,6 +297,7 @@ PROMISES: tuple[Callable[[str, Path], None], ...] = (
         ),
     ),
     deactivation,
+    over_http(deep_pages),
     over_http(monitoring),
 )
 

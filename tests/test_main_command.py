@@ -14,7 +14,7 @@ from blog import seed
 from blog.config import (
     settings,
 )
-from blog.connections import LimitedH11Protocol
+from blog.connections import LimitedH11Protocol, LimitedWebSocketProtocol
 from blog.database import make_engine
 from tests.helpers import PASSWORD
 from tests.servers import (
@@ -45,6 +45,7 @@ def test_main_applies_migrations_then_serves(
         "reload": True,
         "ws_max_size": 65536,
         "http": LimitedH11Protocol,
+        "ws": LimitedWebSocketProtocol,
         "h11_max_incomplete_event_size": 16384,
         "limit_concurrency": 900,
         "server_header": False,

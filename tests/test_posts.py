@@ -198,7 +198,7 @@ def test_list_posts_by_author(client: TestClient, user: Account, other_user: Acc
         ("tips", {"Python tips"}),
         ("100%", {"Percentages"}),  # % is literal text, not a wildcard
         ("a_b", {"Underscores"}),  # _ is literal text too
-        ("   ", {"Python tips", "On snakes", "Percentages", "Underscores"}),  # blank: no filter
+        ("  tips  ", {"Python tips"}),  # the spaces at its ends are trimmed
         ("nothing matches this", set()),
     ],
 )
@@ -225,7 +225,18 @@ def test_search_and_author_filters_combine(
 
 @pytest.mark.parametrize(
     "query",
-    ["limit=0", "limit=101", "offset=-1", "author_id=0", "author_id=abc", f"q={'x' * 201}"],
+    [
+        "limit=0",
+        "limit=101",
+        "offset=-1",
+        "author_id=0",
+        "author_id=abc",
+        f"q={'x' * 201}",
+        "q=",  # a search needs 3 characters: fewer cannot use an index of text
+        "q=ab",
+        "q=%20%20%20%20",
+        "q=%20ab%20",  # 2, once trimmed
+    ],
 )
 def test_list_posts_rejects_bad_parameters(client: TestClient, query: str) -> None:
     assert_error(client.get(f"/posts?{query}"), 422, "validation_error")

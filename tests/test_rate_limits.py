@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from limits import RateLimitItemPerMinute
 from limits.storage import Storage, storage_from_string
 from sqlmodel import Session, func, select
+from starlette.requests import Request
 
 import blog.rate_limits
 from blog.config import (
@@ -21,7 +22,7 @@ from blog.config import (
 )
 from blog.errors import RateLimited
 from blog.main import app
-from blog.rate_limits import Counters, count_or_refuse
+from blog.rate_limits import Counters, client_address, count_or_refuse
 from blog.users.models import User
 from tests.helpers import (
     PASSWORD,
@@ -83,6 +84,20 @@ def test_an_unknown_name_counts_by_its_text(client: TestClient) -> None:
     fail_logins(client, "nobody", settings.login_max_failures)
     assert_error(login(client, "NOBODY", WRONG), 429, "rate_limited")
     assert_error(login(client, "somebody", WRONG), 400, "invalid_credentials")
+
+
+def test_one_client_s_logins_to_any_names_are_limited_in_all(
+    client: TestClient, user: Account, other_address: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Made-up names each count on their own; a client's logins in all count too."""
+    monkeypatch.setattr(settings, "login_max_per_client", 3)
+    for name in ("made-up-1", "made-up-2", "made-up-3"):
+        assert_error(login(client, name, WRONG), 400, "invalid_credentials")
+    refused = login(client, "made-up-4", WRONG)
+    assert_rate_limited(refused, settings.login_window_seconds)
+    assert "logins from this address" in refused.json()["detail"]
+    assert_rate_limited(login(client, user.username), settings.login_window_seconds)
+    assert login(other_address, user.username).status_code == 200
 
 
 def test_a_success_forgets_the_failures_before_it(client: TestClient, user: Account) -> None:
@@ -186,6 +201,7 @@ def test_the_hardening_defaults() -> None:
     assert defaults["database_statement_timeout"] == 10
     assert (defaults["login_max_failures"], defaults["login_window_seconds"]) == (10, 900)
     assert defaults["register_max_per_client"] == 20
+    assert defaults["login_max_per_client"] == 100
 
 
 def test_guessing_the_current_password_counts_as_failed_logins(
@@ -232,3 +248,15 @@ def test_a_registration_over_its_limit_is_refused_before_it_waits_for_a_hash_slo
     account = {"email": "grace@example.com", "username": "grace", "password": PASSWORD}
     assert_busy(client.post("/auth/register", json=account))  # counted, then no slot came free
     assert_error(client.post("/auth/register", json=account), 429, "rate_limited")
+
+
+def test_ipv6_addresses_of_one_network_are_one_client() -> None:
+    """A machine picks its IPv6 address from a /64 at will: counting by address would give it
+    a fresh count with every request (`blog/addresses.py`)."""
+
+    def client_of(host: str) -> str:
+        return client_address(Request({"type": "http", "client": (host, 40000), "headers": []}))
+
+    assert client_of("2001:db8:1:2::1") == client_of("2001:db8:1:2:ffff::9")
+    assert client_of("2001:db8:1:2::1") != client_of("2001:db8:1:3::1")
+    assert client_of("203.0.113.7") == "203.0.113.7"

@@ -112,6 +112,29 @@ def test_one_address_holds_at_most_its_echo_sockets_then_1013(
         assert socket.receive_text() == "Echo: again"
 
 
+def test_an_ipv6_network_holds_the_echo_sockets_of_one_address(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Addresses of one /64 are one client (`blog/addresses.py`): a fresh address is no room."""
+    monkeypatch.setattr(settings, "websocket_max_per_client", 2)
+    one_network = [
+        TestClient(client.app, client=(f"2001:db8:1:2::{n}", 40000)) for n in range(1, 4)
+    ]
+    elsewhere = TestClient(client.app, client=("2001:db8:1:3::1", 40000))
+    with ExitStack() as held:
+        for socket_client in one_network[:2]:
+            held.enter_context(socket_client.websocket_connect("/ws/notify")).send_text("hi")
+        assert wait_until_counted(2)
+        assert closed_over_a_cap(one_network[2], "/ws/notify") == (
+            1013,
+            "at most 2 sockets at once",
+        )
+        with elsewhere.websocket_connect("/ws/notify") as socket:
+            socket.send_text("hi")
+            assert socket.receive_text() == "Echo: hi"
+    assert wait_until_counted(0)
+
+
 def test_the_process_holds_at_most_its_sockets_then_1013(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -45,7 +45,7 @@ class CommentBase(SQLModel):
 class Comment(CommentBase, table=True):
     __tablename__ = "comments"
     __table_args__ = (
-        Index("ix_comments_post_id_created_at_id", "post_id", "created_at", "id"),
+        Index("ix_comments_post_id_id", "post_id", "id"),  # a post's comments, oldest first
         {"sqlite_autoincrement": True},  # ids are never reused, on SQLite too
     )
 

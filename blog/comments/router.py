@@ -3,9 +3,9 @@
 Lesson: authorization with more than one owner. Anyone may read; a signed-in user may comment on
 any post; only a comment's author may edit it (`own_comment`), but either its author or the author
 of the post it is on may delete it (`deletable_comment`, so bloggers can moderate their posts).
-Each rule is a dependency, so a route cannot forget it. Lists are oldest first with `id` as the
-tie-breaker. A new comment on someone else's post notifies its author over a WebSocket, from a
-background task that runs once the answer has gone out.
+Each rule is a dependency, so a route cannot forget it. Lists are oldest first by `id`. A new
+comment on someone else's post notifies its author over a WebSocket, from a background task that
+runs once the answer has gone out.
 """
 
 from typing import Annotated
@@ -14,6 +14,9 @@ from fastapi import (
     APIRouter,
     BackgroundTasks,  # step 18
     Depends,
+    Query,  # step 20
+    Request,  # step 20
+    Response,  # step 20
     status,
 )
 from sqlmodel import col, select
@@ -25,11 +28,15 @@ from blog.comments.models import (
     CommentPublic,
     CommentUpdate,
 )
-from blog.database import new_row_times
+from blog.database import (
+    MAX_ID,  # step 20
+    new_row_times,
+)
 from blog.deps import CurrentUser, IdPath, SessionDep
 from blog.errors import Forbidden, NotFound, error_responses
 from blog.hub import hub  # step 18
 from blog.notifications import CommentCreatedEvent  # step 18
+from blog.pages import has_more, link_to_next  # step 20
 from blog.pagination import Page, Pagination, count_up_to_cap
 from blog.posts.models import Post
 from blog.posts.router import PostInPath
@@ -37,6 +44,7 @@ from blog.races import commit_or_gone, delete_or_gone
 
 post_comments_router = APIRouter(prefix="/posts/{post_id}/comments", tags=["comments"])
 comments_router = APIRouter(prefix="/comments", tags=["comments"])
+AFTER = "only the comments newer than this one (its id): where the last page ended"  # step 20
 
 
 def comment_or_404(comment_id: IdPath, session: SessionDep) -> Comment:
@@ -82,13 +90,25 @@ DeletableComment = Annotated[Comment, Depends(deletable_comment)]
     response_model=CommentPage,
     responses=error_responses(404, 422),
 )
-def list_comments(post: PostInPath, session: SessionDep, page: Pagination) -> Page[Comment]:
+def list_comments(
+    post: PostInPath,
+    session: SessionDep,
+    page: Pagination,
+    request: Request,  # step 20
+    response: Response,  # step 20
+    after: Annotated[int | None, Query(ge=1, le=MAX_ID, description=AFTER)] = None,  # step 20
+) -> Page[Comment]:
     """The comments on a post, oldest first."""
     query = select(Comment).where(Comment.post_id == post.id)
-    oldest_first = query.order_by(col(Comment.created_at), col(Comment.id))
+    if after is not None:  # step 20
+        query = query.where(col(Comment.id) > after)  # step 20
+    oldest_first = query.order_by(col(Comment.id))
     comments = session.exec(oldest_first.offset(page.offset).limit(page.limit)).all()
     total = count_up_to_cap(session, query, page, len(comments))
-    return Page(items=comments, total=total, limit=page.limit, offset=page.offset)
+    listed: Page[Comment] = Page(items=comments, total=total, limit=page.limit, offset=page.offset)
+    if has_more(listed):  # step 20
+        listed.next = link_to_next(request, response, after=comments[-1].id)  # step 20
+    return listed
 
 
 @post_comments_router.post(

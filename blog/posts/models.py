@@ -5,8 +5,8 @@ Lesson: relationships between tables. A post belongs to its author through a for
 with the post, in the same query (`lazy="joined"`), and `PostPublic` nests it as a plain
 `UserPublic` (never the other way round, which would recurse forever). `comment_count` is a column
 of the post, kept by the database as comments come and go (`blog/comments/models.py`), so a list
-of posts reads it instead of counting comments. The composite indexes match the list query:
-newest first, optionally for one author, with `id` as the tie-breaker.
+of posts reads it instead of counting comments. The list is newest first by `id`, which grows with
+time and is never reused: the primary key's index serves it, and `(author_id, id)` one author's.
 """
 
 from datetime import datetime
@@ -51,8 +51,7 @@ class PostBase(SQLModel):
 class Post(PostBase, table=True):
     __tablename__ = "posts"
     __table_args__ = (
-        Index("ix_posts_created_at_id", "created_at", "id"),
-        Index("ix_posts_author_id_created_at_id", "author_id", "created_at", "id"),
+        Index("ix_posts_author_id_id", "author_id", "id"),  # one author's list (the key: all)
         {"sqlite_autoincrement": True},  # ids are never reused, on SQLite too
     )
 

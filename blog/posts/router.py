@@ -3,25 +3,44 @@
 Lesson: authorization as a chain of dependencies. `post_or_404` loads the post named in the path
 or answers 404; `owned_post` builds on it and on `CurrentUser` and answers 403 unless you wrote the
 post (`OwnedPost`). Routes then only do their job, and return the table row: FastAPI turns it into
-`PostPublic` (`response_model`), author included. Lists are paged, newest first with `id` as the
-tie-breaker so pages never repeat or skip a post. A write that loses a race with a delete is a
-404, never a 500 (`blog/races.py`).
+`PostPublic` (`response_model`), author included. Lists are paged, newest first by `id` (ids grow
+with time and are never reused), so pages never repeat or skip a post. A write that loses a race
+with a delete is a 404, never a 500 (`blog/races.py`).
 """
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import (
+    APIRouter,
+    Depends,
+    Query,
+    Request,  # step 20
+    Response,  # step 20
+    status,
+)
+from pydantic import StringConstraints
 from sqlmodel import col, or_, select
 
 from blog.database import MAX_ID, new_row_times
 from blog.deps import CurrentUser, IdPath, SessionDep
 from blog.errors import Forbidden, InvalidToken, NotFound, error_responses
 from blog.fields import NO_NUL_CHARACTER
+from blog.pages import has_more, link_to_next  # step 20
 from blog.pagination import Page, Pagination, count_up_to_cap
 from blog.posts.models import Post, PostCreate, PostPage, PostPublic, PostUpdate
 from blog.races import commit_or_gone, delete_or_gone
 
 router = APIRouter(prefix="/posts", tags=["posts"])
+# A search needs 3 characters, after its spaces are trimmed: an index of text finds words by
+# their runs of three (PostgreSQL's trigrams), and a shorter one would scan every post.
+SearchText = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=3, max_length=200, pattern=NO_NUL_CHARACTER
+    ),
+]
+SEARCH = "text in the title or body, in any case: 3 to 200 characters"
+BEFORE = "only the posts older than this one (its id): where the last page ended"  # step 20
 
 
 def post_or_404(post_id: IdPath, session: SessionDep) -> Post:
@@ -52,27 +71,31 @@ OwnedPost = Annotated[Post, Depends(owned_post)]
 def list_posts(
     session: SessionDep,
     page: Pagination,
+    request: Request,  # step 20
+    response: Response,  # step 20
     author_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    q: Annotated[
-        str | None,
-        Query(max_length=200, pattern=NO_NUL_CHARACTER, description="text in title or body"),
-    ] = None,
+    q: Annotated[SearchText | None, Query(description=SEARCH)] = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_ID, description=BEFORE)] = None,  # step 20
 ) -> Page[Post]:
     """Posts, newest first; filter by author, or by text in the title or body (any case)."""
     query = select(Post)
     if author_id is not None:
         query = query.where(Post.author_id == author_id)
-    if q and q.strip():  # a blank `q` is no filter; `%` and `_` are plain characters
-        text = q.strip()
+    if q is not None:  # `%` and `_` are plain characters, not wildcards
         in_title_or_body = or_(
-            col(Post.title).icontains(text, autoescape=True),
-            col(Post.body).icontains(text, autoescape=True),
+            col(Post.title).icontains(q, autoescape=True),
+            col(Post.body).icontains(q, autoescape=True),
         )
         query = query.where(in_title_or_body)
-    newest_first = query.order_by(col(Post.created_at).desc(), col(Post.id).desc())
+    if before is not None:  # step 20
+        query = query.where(col(Post.id) < before)  # step 20
+    newest_first = query.order_by(col(Post.id).desc())
     posts = session.exec(newest_first.offset(page.offset).limit(page.limit)).all()
     total = count_up_to_cap(session, query, page, len(posts))
-    return Page(items=posts, total=total, limit=page.limit, offset=page.offset)
+    listed: Page[Post] = Page(items=posts, total=total, limit=page.limit, offset=page.offset)
+    if has_more(listed):  # step 20
+        listed.next = link_to_next(request, response, before=posts[-1].id)  # step 20
+    return listed
 
 
 @router.post(

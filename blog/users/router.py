@@ -17,6 +17,8 @@ from fastapi import (
     BackgroundTasks,  # step 7
     Depends,  # step 15
     Form,  # step 6
+    Request,  # step 20
+    Response,  # step 20
     status,
 )
 from sqlmodel import (
@@ -40,6 +42,7 @@ from blog.errors import (
 )
 from blog.hub import hub  # step 18
 from blog.mail import send_welcome_email  # step 8
+from blog.pages import has_more, link_to_next  # step 20
 from blog.pagination import Page, Pagination, count_up_to_cap
 from blog.races import commit_or_gone, delete_or_gone  # step 7
 from blog.rate_limits import (
@@ -253,12 +256,20 @@ def delete_me(  # step 7
 
 
 @users_router.get("", response_model=UserPage, responses=error_responses(422))
-def list_users(session: SessionDep, page: Pagination) -> Page[User]:
+def list_users(
+    session: SessionDep,
+    page: Pagination,
+    request: Request,  # step 20
+    response: Response,  # step 20
+) -> Page[User]:
     """Everyone who has an account, oldest first."""
     query = select(User)
     users = session.exec(query.order_by(col(User.id)).offset(page.offset).limit(page.limit)).all()
     total = count_up_to_cap(session, query, page, len(users))
-    return Page(items=users, total=total, limit=page.limit, offset=page.offset)
+    listed: Page[User] = Page(items=users, total=total, limit=page.limit, offset=page.offset)
+    if has_more(listed):  # step 20
+        listed.next = link_to_next(request, response, offset=page.offset + page.limit)  # step 20
+    return listed
 
 
 @users_router.get("/{user_id}", response_model=UserPublic, responses=error_responses(404, 422))
