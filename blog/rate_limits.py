@@ -103,11 +103,15 @@ def refuse_when_used_up(counters: Counters, item: RateLimitItem, key: list[str],
         raise refusal(counters, item, key, what)
 
 
-def count_login_attempt(counters: Counters, account: str, client: str) -> None:
-    """Count a login to `account` from `client`, or 429 if it has had its share of failures,
-    or if `client` has had its share of logins to any account."""
+def count_logins_from(counters: RateLimitCounters, client: ClientAddress) -> None:
+    """Count a login from `client` to any account, or 429 if it has had its share: made-up
+    names each have a count of their own, so a flood of them is counted here."""
     in_all = RateLimitItemPerSecond(settings.login_max_per_client, settings.login_window_seconds)
     count_or_refuse(counters, in_all, ["logins", client], "logins from this address")
+
+
+def count_login_attempt(counters: Counters, account: str, client: str) -> None:
+    """Count a login to `account` from `client`, or 429 if it has had its share of failures."""
     key = ["login", account, client]
     count_or_refuse(counters, login_limit(), key, "failed logins for this account")
 

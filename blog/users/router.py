@@ -49,6 +49,7 @@ from blog.rate_limits import (
     ClientAddress,  # step 16
     RateLimitCounters,  # step 16
     count_login_attempt,  # step 16
+    count_logins_from,  # step 16
     count_registration,  # step 16
     forget_login_attempts,  # step 16
 )
@@ -112,6 +113,8 @@ def register(  # step 5
 @auth_router.post(  # step 6
     "/login",  # step 6
     dependencies=[  # step 6
+        # Counted first: a client past its logins in all waits for no hash slot.
+        Depends(count_logins_from),  # step 16
         Depends(take_password_hash_slot, scope="function"),  # step 15
     ],  # step 6
     responses=error_responses(400, InvalidCredentials, 413, 422, 429),  # step 6
