@@ -164,40 +164,31 @@ ERROR_EXAMPLES: dict[str, str | list[dict[str, Any]]] = {
 }
 
 # The codes of a status that every route answering with it may give; a route's own are its own.
-COMMON_CODES: dict[int, tuple[str, ...]] = {
-    400: ("bad_request",),  # a body that cannot be parsed
-    401: ("not_authenticated", "invalid_token"),
-    403: ("forbidden",),
-    404: ("not_found",),
-    409: ("email_taken", "username_taken"),
-    413: ("payload_too_large",),
-    422: ("validation_error",),
-    429: ("rate_limited",),
-    503: ("server_busy", "database_unavailable"),
+COMMON_CODES: dict[int, list[str]] = {
+    400: ["bad_request"],  # a body that cannot be parsed
+    401: ["not_authenticated", "invalid_token"],
+    403: ["forbidden"],
+    404: ["not_found"],
+    409: ["email_taken", "username_taken"],
+    413: ["payload_too_large"],
+    422: ["validation_error"],
+    429: ["rate_limited"],
+    503: ["server_busy", "database_unavailable"],
 }
 
 
 def error_responses(*answers: int | type[DomainError]) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` for a route: each error it may answer, in the `ErrorResponse` shape,
-    with an example of each code. A status brings the codes any route may answer with it
-    (`COMMON_CODES`); an error class adds a code of the route's own (`InvalidCredentials`)."""
-    codes: dict[int, list[str]] = {}
+    """OpenAPI `responses=` for a route: each error it may answer, in the `ErrorResponse` shape.
+    A status stands for the codes any route may answer with it (`COMMON_CODES`), an error class
+    for a code of the route's own (`InvalidCredentials`); `blog/openapi.py` adds their examples."""
+    responses: dict[int | str, dict[str, Any]] = {}
     for answer in answers:
         if isinstance(answer, int):
-            codes.setdefault(answer, []).extend(COMMON_CODES.get(answer, ()))
+            responses.setdefault(answer, {"model": ErrorResponse})["x-common-codes"] = True
         else:
-            codes.setdefault(answer.status_code, []).append(answer.code)
-    return {
-        status_code: {
-            "model": ErrorResponse,
-            "content": {"application/json": {"examples": examples_of(its_codes)}},
-        }
-        for status_code, its_codes in codes.items()
-    }
-
-
-def examples_of(codes: list[str]) -> dict[str, dict[str, Any]]:
-    return {code: {"value": {"detail": ERROR_EXAMPLES[code], "code": code}} for code in codes}
+            response = responses.setdefault(answer.status_code, {"model": ErrorResponse})
+            response.setdefault("x-codes", []).append(answer.code)
+    return responses
 
 
 def error_json(error: DomainError) -> JSONResponse:
