@@ -32,8 +32,9 @@ COMMON_WORD = "garden"  # in every post
 TIMES, WARM_UP = 30, 3
 
 
-def fill(url: str, posts: int) -> int:
-    """`posts` posts by one author, one with RARE_WORD in its body; the oldest post's id."""
+def fill(url: str, posts: int) -> tuple[int, str]:
+    """`posts` posts by one author, one with RARE_WORD in its body; the oldest post's id, and
+    the sizes on disk."""
     engine = create_engine(url)
     with engine.begin() as connection:
         author = connection.execute(
@@ -56,14 +57,6 @@ def fill(url: str, posts: int) -> int:
         )
         connection.execute(text("ANALYZE"))
         oldest = connection.execute(text("SELECT min(id) FROM posts")).scalar_one()
-    engine.dispose()
-    return int(oldest)
-
-
-def sizes_mib(url: str) -> str:
-    """The posts table's size and the search indexes', in MiB."""
-    engine = create_engine(url)
-    with engine.connect() as connection:
         sizes = connection.execute(
             text(
                 "SELECT pg_table_size('posts'), pg_relation_size('ix_posts_title_trgm'), "
@@ -72,7 +65,7 @@ def sizes_mib(url: str) -> str:
         ).one()
     engine.dispose()
     table, title, body = (size / 2**20 for size in sizes)
-    return f"table {table:.0f}, title index {title:.0f}, body index {body:.0f}"
+    return int(oldest), f"table {table:.0f}, title index {title:.0f}, body index {body:.0f}"
 
 
 def timed(port: int, path: str) -> tuple[float, float]:
@@ -120,8 +113,7 @@ def main() -> None:
         with fresh_postgres_database(server) as url:
             migrate(url)
             print(f"filling {posts:,} posts...", file=sys.stderr)
-            oldest = fill(url, posts)
-            disk[posts] = sizes_mib(url)
+            oldest, disk[posts] = fill(url, posts)
             port = free_port()
             environment = app_environment(url, bcrypt_rounds=4)
             with running(start_command(sys.executable, port), environment) as worker:
