@@ -8,18 +8,23 @@ a thread to finish in: nothing would move until the pool's timeout. So requests 
 *slot*, on the event loop, where waiting costs no thread: never more sessions than connections,
 and never more sessions than threads. A request that gets no slot within the wait is answered
 503 `server_busy` with `Retry-After`, at once and in the error shape, instead of timing out.
+The password-hash slots are few (bcrypt is meant to be slow), so each client first takes one of
+its own two turns: a client that sends a hundred logins at once queues behind itself, and
+everyone else still finds at most two of its requests ahead of them.
 """
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from time import perf_counter  # step 21
 from typing import Annotated, Any
+from weakref import WeakValueDictionary
 
 import anyio
 import anyio.to_thread
 from fastapi import Depends
 from prometheus_client import Histogram  # step 21
 
+from blog.addresses import ClientAddress
 from blog.config import settings
 from blog.errors import ServerBusy
 
@@ -44,13 +49,19 @@ def size_the_thread_pool() -> None:
 
 
 password_hash_slots = anyio.Semaphore(settings.password_hash_concurrency)
+# Each client's own turns, two at a time: kept while a request of the client holds them.
+HASHES_AT_ONCE_PER_CLIENT = 2
+client_turns: WeakValueDictionary[str, anyio.Semaphore] = WeakValueDictionary()
 # How long requests wait for a hash slot, for `/metrics` (defined here, beside what it measures).
 HASH_WAITS = Histogram("blog_password_hash_wait_seconds", "Hash slot waits", ["replica"])  # step 21
 
 
-async def take_password_hash_slot() -> AsyncIterator[None]:
+async def take_password_hash_slot(client: ClientAddress) -> AsyncIterator[None]:
+    """A hash slot, once the client has fewer than two: one address's flood waits behind itself."""
     started = perf_counter()  # step 21
-    async with a_slot_of(password_hash_slots, settings.password_hash_timeout):
+    wait = settings.password_hash_timeout
+    turns = client_turns.setdefault(client, anyio.Semaphore(HASHES_AT_ONCE_PER_CLIENT))
+    async with a_slot_of(turns, wait), a_slot_of(password_hash_slots, wait):
         HASH_WAITS.labels(settings.railway_replica_id).observe(perf_counter() - started)  # step 21
         yield
 

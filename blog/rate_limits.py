@@ -28,19 +28,12 @@ from limits.errors import StorageError
 from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
-from blog.addresses import address_of
+from blog.addresses import ClientAddress
 from blog.config import settings
 from blog.errors import RateLimited
 
 logger = logging.getLogger(__name__)
 Result = TypeVar("Result")
-
-
-def client_address(request: Request) -> str:
-    return address_of(request.client.host) if request.client else "unknown"
-
-
-ClientAddress = Annotated[str, Depends(client_address)]
 
 
 class Counters:

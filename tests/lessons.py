@@ -101,6 +101,7 @@ THE_WHOLE_APP_TESTS = (
     "tests/benchmarks/write_load.py",
     "tests/benchmarks/websocket_memory.py",
     "tests/benchmarks/request_heads.py",
+    "tests/benchmarks/hash_queue.py",
     "tests/benchmarks/pages.py",
     "tests/generated_client/requirements.txt",
     "tests/generated_client/journey.py",

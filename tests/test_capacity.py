@@ -13,7 +13,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
+from contextlib import asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,47 @@ def test_a_slot_is_held_by_one_holder_at_a_time_and_a_newcomer_waits_then_is_ref
         return said
 
     assert anyio.run(two_holders_of_one_slot) == ["second holder refused", "free again"]
+
+
+def test_one_client_holds_two_hash_slots_at_most_and_another_client_still_gets_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    slots = anyio.Semaphore(4)
+    monkeypatch.setattr(capacity, "password_hash_slots", slots)
+    monkeypatch.setattr(settings, "password_hash_timeout", 0.05)
+    hash_slot_of = asynccontextmanager(capacity.take_password_hash_slot)
+
+    async def flood_then_another_client() -> list[str]:
+        said: list[str] = []
+        hashing = anyio.Event()
+
+        async def flooder() -> None:
+            try:
+                async with hash_slot_of("203.0.113.7"):
+                    said.append("flooder hashes")
+                    await hashing.wait()
+            except ServerBusy:
+                said.append("flooder waits its turn, then 503")
+
+        async with anyio.create_task_group() as tasks:
+            for _ in range(5):
+                tasks.start_soon(flooder)
+            await anyio.sleep(0.01)
+            assert slots.value == 2  # two of the four slots, not four
+            async with hash_slot_of("198.51.100.1"):
+                said.append("another client hashes")
+            await anyio.sleep(0.1)  # the flooder's other three run out of their wait
+            hashing.set()
+        return said
+
+    said = anyio.run(flood_then_another_client)
+    assert Counter(said) == {
+        "flooder hashes": 2,
+        "another client hashes": 1,
+        "flooder waits its turn, then 503": 3,
+    }
+    assert slots.value == 4
+    assert dict(capacity.client_turns) == {}  # a client's turns go with its last request
 
 
 def take_every_hash_slot(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,13 +16,14 @@ from sqlmodel import Session, func, select
 from starlette.requests import Request
 
 import blog.rate_limits
+from blog.addresses import client_address
 from blog.config import (
     Settings,
     settings,
 )
 from blog.errors import RateLimited
 from blog.main import app
-from blog.rate_limits import Counters, client_address, count_or_refuse
+from blog.rate_limits import Counters, count_or_refuse
 from blog.users.models import User
 from tests.helpers import (
     PASSWORD,

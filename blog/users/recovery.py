@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, SQLModel, col, delete, select
 
+from blog.addresses import ClientAddress
 from blog.capacity import take_password_hash_slot
 from blog.config import settings
 from blog.database import get_engine, utc_now
@@ -32,7 +33,6 @@ from blog.errors import InvalidResetToken, InvalidToken, error_responses
 from blog.mail import deliver, email_to
 from blog.races import commit_or_gone
 from blog.rate_limits import (
-    ClientAddress,
     Counters,
     RateLimitCounters,
     count_or_refuse,

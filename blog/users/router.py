@@ -27,6 +27,7 @@ from sqlmodel import (
     select,
 )
 
+from blog.addresses import ClientAddress  # step 16
 from blog.capacity import take_password_hash_slot  # step 15
 from blog.deps import (
     CurrentUser,  # step 6
@@ -46,7 +47,6 @@ from blog.pages import has_more, link_to_next  # step 20
 from blog.pagination import Page, Pagination, count_up_to_cap
 from blog.races import commit_or_gone, delete_or_gone  # step 7
 from blog.rate_limits import (
-    ClientAddress,  # step 16
     RateLimitCounters,  # step 16
     count_login_attempt,  # step 16
     count_logins_from,  # step 16
