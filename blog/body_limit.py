@@ -23,13 +23,11 @@ from blog.errors import PayloadTooLarge, error_json
 def body_size(scope: Scope) -> int | None:
     """The body's size as announced by `Content-Length`; None for a chunked body, whose size
     is not known until it has all arrived; 0 for a request with neither (no body)."""
-    chunked = False
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            return int(value)  # the server has already refused a malformed one (400)
-        if name == b"transfer-encoding" and b"chunked" in value.lower():
-            chunked = True
-    return None if chunked else 0
+    headers = dict(scope["headers"])
+    # Chunked wins over a `Content-Length` beside it, as the server reads the body (RFC 9112).
+    if b"chunked" in headers.get(b"transfer-encoding", b"").lower():
+        return None
+    return int(headers.get(b"content-length", 0))  # the server refused a malformed one (400)
 
 
 class BodySizeLimit:

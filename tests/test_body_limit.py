@@ -119,12 +119,36 @@ def test_a_client_that_leaves_mid_body_gets_nothing_and_the_app_never_runs() -> 
     assert sent == []
 
 
+def test_a_chunked_body_is_counted_even_beside_a_small_content_length() -> None:
+    called = False
+
+    async def app(scope: object, receive: object, send: object) -> None:
+        nonlocal called
+        called = True  # pragma: no cover (the bug: the announced 10 bytes were believed)
+
+    messages: list[Message] = [{"type": "http.request", "body": b"x" * 60, "more_body": True}] * 2
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return messages.pop(0)
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    both = [(b"content-length", b"10"), (b"transfer-encoding", b"chunked")]
+    anyio.run(BodySizeLimit(app, max_bytes=100), {"type": "http", "headers": both}, receive, send)
+    assert not called
+    assert sent[0]["status"] == 413
+
+
 # --- a real server, a 100 MB body ---------------------------------------------------------------
 
 
-def send_huge_body(port: int, chunked: bool, total: int = 100 * MiB) -> bytes:
-    """Stream `total` bytes at POST /posts until the server answers; return its status line."""
+def send_huge_body(port: int, chunked: bool, total: int = 100 * MiB, beside: str = "") -> bytes:
+    """Stream `total` bytes at POST /posts until the server answers; return its status line.
+    `beside` is a header line sent too (a `Content-Length` that lies about a chunked body)."""
     framing = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {total}"
+    framing += f"\r\n{beside}" if beside else ""
     head = "POST /posts HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
     piece = b"x" * (64 * 1024)
     framed = b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece
@@ -174,17 +198,17 @@ def test_a_100_mb_body_leaves_the_servers_memory_flat(tmp_path: Path) -> None:
     migrate(database)
     port = free_port()
     environment = {**os.environ, "DATABASE_URL": database, "ENVIRONMENT": "test"}
-    command = [sys.executable, "-m", "uvicorn", "blog.main:app", "--port", str(port)]
-    with running(command, environment) as server:
+    with running(start_command(sys.executable, port), environment) as server:
         wait_until_healthy(f"http://127.0.0.1:{port}", server)
         idle = memory_kib(server.pid, "VmRSS")
         Path(f"/proc/{server.pid}/clear_refs").write_text("5")  # restart the high-water mark
 
         answers = [send_huge_body(port, chunked=False), send_huge_body(port, chunked=True)]
+        answers.append(send_huge_body(port, chunked=True, beside="Content-Length: 10"))
         with_six_at_once = at_once(lambda: send_huge_body(port, chunked=True), 6)
         peak = memory_kib(server.pid, "VmHWM")
     print(f"\nserver memory: idle {idle / 1024:.1f} MiB, peak with bodies {peak / 1024:.1f} MiB")
-    assert answers + with_six_at_once == [b"HTTP/1.1 413 Request Entity Too Large"] * 8
+    assert answers + with_six_at_once == [b"HTTP/1.1 413 Request Entity Too Large"] * 9
     assert peak - idle < 20 * 1024
 
 
