@@ -6,7 +6,8 @@ uvicorn's own protocols with the limits a proxy in front would add (nginx's `lim
 `client_header_timeout`): past `MOST_CONNECTIONS_PER_ADDRESS` from one address
 (`blog/addresses.py`), WebSockets included until they close, a new connection gets a plain 429;
 a request head not whole within `REQUEST_HEAD_SECONDS` is closed; a socket that leaves
-`MOST_UNREAD_BYTES` unread (the pongs to a flood of pings) is dropped. A peer trusted to speak
+`MOST_UNREAD_BYTES` unread (the pongs to a flood of pings), or reads nothing of what the app
+sends for `UNREAD_SECONDS` once its buffer is full (lesson 18), is dropped. A peer trusted to speak
 for others (`--forwarded-allow-ips`: Railway's proxy) is not limited: it limits its clients
 itself. Counts are per process; the start command names both classes (`--http`, `--ws`).
 """
@@ -25,6 +26,7 @@ from blog.addresses import address_of
 MOST_CONNECTIONS_PER_ADDRESS = 50
 REQUEST_HEAD_SECONDS = 10.0
 MOST_UNREAD_BYTES = 256 * 1024  # four of the largest frames a socket may send
+UNREAD_SECONDS = 10.0  # step 18
 TOO_MANY_CONNECTIONS = (
     b"HTTP/1.1 429 Too Many Requests\r\ncontent-length: 38\r\nconnection: close\r\n\r\n"
     b"Too many connections from one address."
@@ -114,11 +116,22 @@ class LimitedWebSocketProtocol(WebSocketsSansIOProtocol):
     when its client leaves more than `MOST_UNREAD_BYTES` unread."""
 
     counted_as: str | None = None
+    unread_deadline: asyncio.TimerHandle | None = None  # step 18
 
     def handle_ping(self) -> None:
         super().handle_ping()
         if self.transport.get_write_buffer_size() > MOST_UNREAD_BYTES:
             self.transport.abort()  # closing would wait for a client that does not read
+
+    def pause_writing(self) -> None:  # step 18
+        super().pause_writing()  # step 18
+        # Every send to a client that reads nothing waits: past the deadline, it is dropped.
+        self.unread_deadline = self.loop.call_later(UNREAD_SECONDS, self.transport.abort)  # step 18
+
+    def resume_writing(self) -> None:  # step 18
+        super().resume_writing()  # step 18
+        if self.unread_deadline is not None:  # step 18
+            self.unread_deadline.cancel()  # step 18
 
     def connection_lost(self, exc: Exception | None) -> None:
         count_out(self.counted_as)

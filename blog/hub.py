@@ -6,7 +6,9 @@ process that is the whole story. With several (uvicorn `--workers`, Railway repl
 socket may be held by another process, so with `REDIS_URL` every message goes through a Redis
 pub/sub channel that every process listens to (`RedisRelay`), and each delivers to the sockets it
 holds; while Redis fails, messages still reach this process's sockets. When an account's tokens
-end, `hub.sign_out` closes its sockets with 1008 the same way. A socket that fails is forgotten.
+end, `hub.sign_out` closes its sockets with 1008 the same way. A socket that fails, or takes
+longer than `SEND_SECONDS` to take a message (its client reads nothing), is forgotten, so one
+client cannot hold up everyone's events; the server drops such a socket (`blog/connections.py`).
 """
 
 import asyncio
@@ -18,6 +20,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
+import anyio
 from fastapi import WebSocket, WebSocketDisconnect, status
 
 from blog.config import settings
@@ -25,6 +28,7 @@ from blog.config import settings
 logger = logging.getLogger(__name__)
 
 CHANNEL = "blog:notifications"
+SEND_SECONDS = 1.0
 
 
 class Relay(Protocol):
@@ -65,13 +69,15 @@ class NotificationHub:
         user_id = message["user_id"]
         for socket in list(self.sockets.get(user_id, ())):
             try:
-                if message.get("sign_out"):
-                    self.remove(user_id, socket)
-                    await socket.close(status.WS_1008_POLICY_VIOLATION, "signed out")
-                else:
-                    await socket.send_json(message["event"])
-            except (WebSocketDisconnect, RuntimeError, OSError):
-                self.remove(user_id, socket)  # it went away between our look and our send
+                # A client that does not read must not hold up everyone's events behind it.
+                with anyio.fail_after(SEND_SECONDS):
+                    if message.get("sign_out"):
+                        self.remove(user_id, socket)
+                        await socket.close(status.WS_1008_POLICY_VIOLATION, "signed out")
+                    else:
+                        await socket.send_json(message["event"])
+            except (WebSocketDisconnect, RuntimeError, OSError, TimeoutError):
+                self.remove(user_id, socket)  # it went away, or does not read: forgotten
 
 
 hub = NotificationHub()

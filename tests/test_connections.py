@@ -29,6 +29,9 @@ async def answer_or_keep_open(scope: Any, receive: Any, send: Any) -> None:
     if scope["type"] == "websocket":
         await receive()  # websocket.connect
         await send({"type": "websocket.accept"})
+        if scope["path"] == "/talks":  # sends until the socket is gone, whether read or not
+            while True:
+                await send({"type": "websocket.send", "bytes": b"x" * 65536})
         while (await receive())["type"] != "websocket.disconnect":
             pass
         return
@@ -36,10 +39,9 @@ async def answer_or_keep_open(scope: Any, receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": b"ok"})
 
 
-@pytest.fixture
-def port(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
-    monkeypatch.setattr(connections, "MOST_CONNECTIONS_PER_ADDRESS", LIMIT)
-    monkeypatch.setattr(connections, "REQUEST_HEAD_SECONDS", 0.5)
+@contextmanager
+def serving() -> Iterator[int]:
+    """The port of a uvicorn server running `answer_or_keep_open` with the limited protocols."""
     port = free_port()
     config = uvicorn.Config(
         answer_or_keep_open,
@@ -61,6 +63,14 @@ def port(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
     server.should_exit = True
     thread.join()
     assert connections.open_connections == {}  # every connection was counted out again
+
+
+@pytest.fixture
+def port(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+    monkeypatch.setattr(connections, "MOST_CONNECTIONS_PER_ADDRESS", LIMIT)
+    monkeypatch.setattr(connections, "REQUEST_HEAD_SECONDS", 0.5)
+    with serving() as port:
+        yield port
 
 
 def connection_from(source: str, port: int) -> socket.socket:
@@ -140,6 +150,10 @@ def test_a_websocket_counts_against_its_address_until_it_closes(port: int) -> No
         assert first_line(plain) == b"HTTP/1.1 200 OK"
 
 
+UPGRADE = (
+    b"Host: test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+)
 PING = bytes([0x89, 0x80 | 125]) + b"\0\0\0\0" + b"p" * 125  # masked with zeros: unchanged
 
 
@@ -149,10 +163,7 @@ def test_a_socket_that_never_reads_its_pongs_is_dropped(
     monkeypatch.setattr(connections, "MOST_UNREAD_BYTES", 64 * 1024)
     with connection_from(OTHER_CLIENT, port) as raw:
         raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # read nothing, hold little
-        raw.sendall(
-            b"GET / HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        )
+        raw.sendall(b"GET / HTTP/1.1\r\n" + UPGRADE)
         sent = 0
         with pytest.raises(OSError):  # reset by the server, long before 100 MB of pings
             while sent < 100 * 2**20:

@@ -1,6 +1,7 @@
 """Live notifications: `/ws/notifications` pushes `comment.created` to a post's author."""
 
 import gc
+import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +17,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from blog import capacity, database, realtime
+from blog import capacity, connections, database, realtime
+from blog import hub as hub_module
 from blog import notifications as notifications_module
 from blog.config import settings
 from blog.hub import hub
@@ -29,6 +31,7 @@ from tests.helpers import (
     register,
 )
 from tests.test_capacity import assert_busy
+from tests.test_connections import OTHER_CLIENT, UPGRADE, connection_from, counted, serving
 from tests.test_websockets import closed_over_a_cap, closed_with, wait_until_counted
 
 # --- /ws/notify ---------------------------------------------------------------------------------
@@ -269,6 +272,54 @@ def test_a_socket_that_fails_on_send_is_forgotten() -> None:
     assert open_sockets() == 1
     anyio.run(hub.publish, 999, {"type": "comment.created"})
     assert open_sockets() == 0
+
+
+class UnreadSocket:
+    """A socket whose client reads nothing: its buffers are full, so a send never returns."""
+
+    async def send_json(self, data: object) -> None:
+        await anyio.sleep_forever()
+
+    async def close(self, code: int, reason: str) -> None:
+        await anyio.sleep_forever()
+
+
+class ListeningSocket:
+    def __init__(self) -> None:
+        self.heard: list[object] = []
+
+    async def send_json(self, data: object) -> None:
+        self.heard.append(data)
+
+
+def test_a_socket_whose_client_reads_nothing_holds_no_one_up_and_is_forgotten(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(hub_module, "SEND_SECONDS", 0.05)
+    unread, listening = UnreadSocket(), ListeningSocket()
+    hub.add(998, unread)  # type: ignore[arg-type]
+    hub.add(999, listening)  # type: ignore[arg-type]
+    event = {"type": "comment.created"}
+    anyio.run(hub.receive, {"user_id": 998, "event": event})  # returns: not stuck behind it
+    anyio.run(hub.receive, {"user_id": 999, "event": event})
+    assert listening.heard == [event]
+    assert 998 not in hub.sockets  # its next event is not waited for either
+    hub.add(998, unread)  # type: ignore[arg-type]
+    anyio.run(hub.sign_out, 998)  # a close it never reads ends too
+    assert 998 not in hub.sockets
+    hub.remove(999, listening)  # type: ignore[arg-type]
+
+
+def test_a_socket_that_reads_nothing_of_what_the_app_sends_is_dropped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(connections, "UNREAD_SECONDS", 0.5)
+    with serving() as port, connection_from(OTHER_CLIENT, port) as raw:
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # read nothing, hold little
+        raw.sendall(b"GET /talks HTTP/1.1\r\n" + UPGRADE)  # the app sends until it is gone
+        assert counted(OTHER_CLIENT, 1)
+        time.sleep(1)  # the buffers fill at once; half a second later the socket is dropped
+        assert counted(OTHER_CLIENT, 0)
 
 
 def test_while_every_session_is_taken_a_request_answers_503_and_health_still_answers(
