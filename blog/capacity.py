@@ -8,9 +8,10 @@ a thread to finish in: nothing would move until the pool's timeout. So requests 
 *slot*, on the event loop, where waiting costs no thread: never more sessions than connections,
 and never more sessions than threads. A request that gets no slot within the wait is answered
 503 `server_busy` with `Retry-After`, at once and in the error shape, instead of timing out.
-The password-hash slots are few (bcrypt is meant to be slow), so each client first takes one of
-its own two turns: a client that sends a hundred logins at once queues behind itself, and
-everyone else still finds at most two of its requests ahead of them.
+Before either slot, a request takes one of its client's own turns (`blog/addresses.py` says who
+a client is): a few sessions (`SESSIONS_PER_CLIENT`) and two hashes at once, so a client that
+sends a hundred requests at once queues behind itself, and everyone else finds only a few of
+them ahead.
 """
 
 from collections.abc import AsyncIterator
@@ -48,10 +49,17 @@ def size_the_thread_pool() -> None:
     anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
 
 
+# Each client's own turns at each kind of slot, kept while a request of the client holds them.
+client_turns: WeakValueDictionary[tuple[str, str], anyio.Semaphore] = WeakValueDictionary()
+
+
+def turns_of(client: str, slots: str, at_once: int) -> anyio.Semaphore:
+    """`client`'s own `at_once` turns at `slots`, shared by all of its requests in flight."""
+    return client_turns.setdefault((client, slots), anyio.Semaphore(at_once))
+
+
 password_hash_slots = anyio.Semaphore(settings.password_hash_concurrency)
-# Each client's own turns, two at a time: kept while a request of the client holds them.
 HASHES_AT_ONCE_PER_CLIENT = 2
-client_turns: WeakValueDictionary[str, anyio.Semaphore] = WeakValueDictionary()
 # How long requests wait for a hash slot, for `/metrics` (defined here, beside what it measures).
 HASH_WAITS = Histogram("blog_password_hash_wait_seconds", "Hash slot waits", ["replica"])  # step 21
 
@@ -60,7 +68,7 @@ async def take_password_hash_slot(client: ClientAddress) -> AsyncIterator[None]:
     """A hash slot, once the client has fewer than two: one address's flood waits behind itself."""
     started = perf_counter()  # step 21
     wait = settings.password_hash_timeout
-    turns = client_turns.setdefault(client, anyio.Semaphore(HASHES_AT_ONCE_PER_CLIENT))
+    turns = turns_of(client, "hash", HASHES_AT_ONCE_PER_CLIENT)
     async with a_slot_of(turns, wait), a_slot_of(password_hash_slots, wait):
         HASH_WAITS.labels(settings.railway_replica_id).observe(perf_counter() - started)  # step 21
         yield
@@ -70,9 +78,12 @@ async def take_password_hash_slot(client: ClientAddress) -> AsyncIterator[None]:
 session_slots = anyio.Semaphore(settings.database_sessions)
 
 
-async def take_session_slot() -> AsyncIterator[None]:
-    """Wait on the event loop, not in a thread, for a free session (503 after the wait)."""
-    async with a_slot_of(session_slots, settings.database_pool_timeout):
+async def take_session_slot(client: ClientAddress) -> AsyncIterator[None]:
+    """Wait on the event loop, not in a thread, for one of the client's turns, then for a free
+    session (503 after either wait)."""
+    turns = turns_of(client, "session", settings.sessions_per_client)
+    wait = settings.database_pool_timeout
+    async with a_slot_of(turns, wait), a_slot_of(session_slots, wait):
         yield
 
 

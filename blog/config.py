@@ -106,6 +106,8 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(default=5, ge=1, le=100)  # step 15
     database_max_overflow: int = Field(default=10, ge=0, le=100)  # step 15
     database_pool_timeout: float = Field(default=10, gt=0, le=120)  # step 15
+    # How many of those sessions one client may hold at once; its other requests wait their turn.
+    sessions_per_client: int = Field(default=4, ge=1, le=1000)  # step 15
     # Threads for plain `def` routes and dependencies, bcrypt and background tasks: more than the
     # sessions, so that a request holding a session always gets a thread to finish with.
     worker_threads: int = Field(default=40, ge=2, le=1000)  # step 15

@@ -10,16 +10,29 @@ item on: the answer's `next` and the standard `Link: <...>; rel="next"` header (
 client follows links instead of doing arithmetic. `offset` keeps working: the slow way, for
 jumping to page 40 at once. A search (`?q=`) needs an index of its own: `ILIKE '%tea%'` may match
 anywhere in the text, where an ordinary index cannot help, so on PostgreSQL the migration
-"search from a trigram index" indexes every run of three characters of titles and bodies
-(pg_trgm), and a search needs 3 characters at least. SQLite has no such index and reads every
+"search from a trigram index" indexes every run of three letters or digits of titles and
+bodies (pg_trgm), and a search needs such a run: `!!!`, or a row of emoji, has none to look up,
+so it would read every post. SQLite has no such index and reads every
 post, folding the case of ASCII letters only (`É` does not find `é`).
 """
 
+import re
 from typing import Any
 
 from fastapi import Request, Response
 
 from blog.pagination import TOTAL_CAP, Page
+
+THREE_LETTERS_OR_DIGITS = r"[^\W_]{3}"  # a word character, less the underscore
+# The same rule in the OpenAPI document, beside the one against NUL characters.
+SEARCHABLE = {"pattern": rf"^[^\x00]*{THREE_LETTERS_OR_DIGITS}[^\x00]*$"}
+
+
+def has_a_trigram(text: str) -> str:
+    """The search text, if the index can look it up: 3 letters or digits in a row."""
+    if re.search(THREE_LETTERS_OR_DIGITS, text) is None:
+        raise ValueError("a search needs 3 letters or digits in a row")
+    return text
 
 
 def has_more(listed: Page[Any]) -> bool:

@@ -6,10 +6,10 @@ is counted; after `LOGIN_MAX_FAILURES` attempts without a success within `LOGIN_
 that client's logins to that account are a 429 `rate_limited` with `Retry-After` until the window
 has passed, while other accounts and other clients carry on. A success forgets the count.
 Registrations count per client (`REGISTER_MAX_PER_CLIENT` an hour), every attempt, as the route's
-first dependency. The counting is the `limits` library's moving window, kept in Redis when
-`REDIS_URL` is set (so every replica sees the same counts) and in this process otherwise; if
-Redis stops answering, counting carries on in the process rather than letting every guess
-through or refusing every login.
+first dependency, and email changes count with them. The counting is the `limits` library's
+moving window, kept in Redis when `REDIS_URL` is set (so every replica sees the same counts) and
+in this process otherwise; if Redis stops answering, counting carries on in the process rather
+than letting every guess through or refusing every login.
 
 The client is the address of the socket's peer, or the one a trusted proxy put in
 `X-Forwarded-For` (uvicorn's `--forwarded-allow-ips`, which the start command in `railway.json`
@@ -115,6 +115,9 @@ def forget_login_attempts(counters: Counters, account: str, client: str) -> None
 
 
 def count_registration(counters: RateLimitCounters, client: ClientAddress) -> None:
-    """Count a registration from `client`, or 429 if it has had its share this hour."""
+    """Count a registration, or an email change, from `client`, or 429 if it has had its share
+    this hour: each tells whether an address is taken (409), and each sends an email."""
     per_hour = RateLimitItemPerHour(settings.register_max_per_client)
-    count_or_refuse(counters, per_hour, ["register", client], "registrations from this address")
+    count_or_refuse(
+        counters, per_hour, ["register", client], "new accounts and emails from this address"
+    )

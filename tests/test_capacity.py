@@ -11,7 +11,7 @@ import os
 import sys
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, nullcontext
 from pathlib import Path
@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from blog import capacity, database
-from blog.capacity import a_slot_of
+from blog.capacity import HASHES_AT_ONCE_PER_CLIENT, a_slot_of
 from blog.config import Settings, settings
 from blog.cpus import cgroup_cpu_quota
 from blog.database import make_engine
@@ -63,44 +63,55 @@ def test_a_slot_is_held_by_one_holder_at_a_time_and_a_newcomer_waits_then_is_ref
     assert anyio.run(two_holders_of_one_slot) == ["second holder refused", "free again"]
 
 
-def test_one_client_holds_two_hash_slots_at_most_and_another_client_still_gets_one(
+@pytest.mark.parametrize(
+    ("slots_name", "take_a_slot", "at_once"),
+    [
+        ("password_hash_slots", capacity.take_password_hash_slot, HASHES_AT_ONCE_PER_CLIENT),
+        ("session_slots", capacity.take_session_slot, settings.sessions_per_client),
+    ],
+)
+def test_one_client_holds_a_few_slots_at_most_and_another_client_still_gets_one(
     monkeypatch: pytest.MonkeyPatch,
+    slots_name: str,
+    take_a_slot: Callable[[str], AsyncIterator[None]],
+    at_once: int,
 ) -> None:
-    slots = anyio.Semaphore(4)
-    monkeypatch.setattr(capacity, "password_hash_slots", slots)
+    slots = anyio.Semaphore(at_once + 2)
+    monkeypatch.setattr(capacity, slots_name, slots)
     monkeypatch.setattr(settings, "password_hash_timeout", 0.05)
-    hash_slot_of = asynccontextmanager(capacity.take_password_hash_slot)
+    monkeypatch.setattr(settings, "database_pool_timeout", 0.05)
+    slot_of = asynccontextmanager(take_a_slot)
 
     async def flood_then_another_client() -> list[str]:
         said: list[str] = []
-        hashing = anyio.Event()
+        holding = anyio.Event()
 
         async def flooder() -> None:
             try:
-                async with hash_slot_of("203.0.113.7"):
-                    said.append("flooder hashes")
-                    await hashing.wait()
+                async with slot_of("203.0.113.7"):
+                    said.append("flooder holds a slot")
+                    await holding.wait()
             except ServerBusy:
                 said.append("flooder waits its turn, then 503")
 
         async with anyio.create_task_group() as tasks:
-            for _ in range(5):
+            for _ in range(at_once + 3):
                 tasks.start_soon(flooder)
             await anyio.sleep(0.01)
-            assert slots.value == 2  # two of the four slots, not four
-            async with hash_slot_of("198.51.100.1"):
-                said.append("another client hashes")
+            assert slots.value == 2  # its own turns' worth of slots, not every slot
+            async with slot_of("198.51.100.1"):
+                said.append("another client holds a slot")
             await anyio.sleep(0.1)  # the flooder's other three run out of their wait
-            hashing.set()
+            holding.set()
         return said
 
     said = anyio.run(flood_then_another_client)
     assert Counter(said) == {
-        "flooder hashes": 2,
-        "another client hashes": 1,
+        "flooder holds a slot": at_once,
+        "another client holds a slot": 1,
         "flooder waits its turn, then 503": 3,
     }
-    assert slots.value == 4
+    assert slots.value == at_once + 2
     assert dict(capacity.client_turns) == {}  # a client's turns go with its last request
 
 

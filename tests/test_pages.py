@@ -129,6 +129,23 @@ def test_a_position_that_is_not_an_id_is_a_422(
     assert_error(client.get(f"{path}?{parameter}={value}"), 422, "validation_error")
 
 
+@pytest.mark.parametrize("text", ["!!!", "%%%", "😀😀😀", "a_b_c", "ab cd ef", "--- ..."])
+def test_a_search_without_3_letters_or_digits_in_a_row_is_a_422(
+    client: TestClient, text: str
+) -> None:
+    response = client.get("/posts", params={"q": text})  # the index has nothing to look up
+    assert_error(response, 422, "validation_error")
+    assert "3 letters or digits in a row" in response.json()["detail"][0]["msg"]
+
+
+@pytest.mark.parametrize("text", ["tea", "日本語", "x y zzz", "100 %", "привет!"])
+def test_a_search_with_3_letters_or_digits_in_a_row_is_answered(
+    client: TestClient, user: Account, text: str
+) -> None:
+    create_post(client, user, title=f"About {text}")
+    assert client.get("/posts", params={"q": text}).json()["total"] == 1
+
+
 def test_the_openapi_document_describes_positions_next_and_link(client: TestClient) -> None:
     document = client.get("/openapi.json").json()
     lists = {

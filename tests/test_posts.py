@@ -197,7 +197,7 @@ def test_list_posts_by_author(client: TestClient, user: Account, other_user: Acc
         ("PYTHON", {"Python tips", "On snakes"}),
         ("tips", {"Python tips"}),
         ("100%", {"Percentages"}),  # % is literal text, not a wildcard
-        ("a_b", {"Underscores"}),  # _ is literal text too
+        ("ake_cas", {"Underscores"}),  # _ is literal text too, not any character
         ("  tips  ", {"Python tips"}),  # the spaces at its ends are trimmed
         ("nothing matches this", set()),
     ],
@@ -208,7 +208,8 @@ def test_search_posts_by_text(
     create_post(client, user, title="Python tips", body="Use a virtual environment.")
     create_post(client, user, title="On snakes", body="Not the python kind? Yes, Python.")
     create_post(client, user, title="Percentages", body="Give 100% of the time.")
-    create_post(client, user, title="Underscores", body="snake_case like a_b.")
+    create_post(client, user, title="Underscores", body="snake_case.")
+    create_post(client, user, title="Lookalike", body="snakeXcase.")
     page = client.get("/posts", params={"q": query}).json()
     assert {post["title"] for post in page["items"]} == expected
     assert page["total"] == len(expected)

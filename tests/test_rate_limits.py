@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from limits import RateLimitItemPerMinute
 from limits.storage import Storage, storage_from_string
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 from starlette.requests import Request
 
 import blog.rate_limits
@@ -29,6 +29,7 @@ from tests.helpers import (
     PASSWORD,
     Account,
     assert_error,
+    register,
 )
 from tests.test_capacity import assert_busy, take_every_hash_slot
 from tests.test_users import change_email
@@ -160,14 +161,31 @@ def test_registrations_per_client_are_limited(
 ) -> None:
     monkeypatch.setattr(settings, "register_max_per_client", 3)
 
-    def register(via: TestClient, name: str):  # type: ignore[no-untyped-def]
+    def register_as(via: TestClient, name: str):  # type: ignore[no-untyped-def]
         account = {"email": f"{name}@example.com", "username": name, "password": PASSWORD}
         return via.post("/auth/register", json=account)
 
-    assert [register(client, f"user{index}").status_code for index in range(3)] == [201] * 3
-    assert_rate_limited(register(client, "one_too_many"), 3600)
-    assert register(other_address, "from_elsewhere").status_code == 201
+    assert [register_as(client, f"user{index}").status_code for index in range(3)] == [201] * 3
+    assert_rate_limited(register_as(client, "one_too_many"), 3600)
+    assert register_as(other_address, "from_elsewhere").status_code == 201
     assert session.exec(select(func.count()).select_from(User)).one() == 4
+
+
+def test_email_changes_count_with_registrations(
+    client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(settings, "register_max_per_client", 4)
+    user, grace = register(client, "ada"), register(client, "grace")
+    taken = change_email(client, user, email="grace@example.com", current_password=PASSWORD)
+    assert_error(taken, 409, "email_taken")  # found taken: that costs a share too
+    moved = change_email(client, user, email="hedy@example.com", current_password=PASSWORD)
+    assert moved.status_code == 200
+    refused = change_email(client, grace, email="ida@example.com", current_password=PASSWORD)
+    assert_rate_limited(refused, 3600)  # any account, from this client
+    emails = session.exec(select(User.email).order_by(col(User.id))).all()
+    assert emails == ["hedy@example.com", "grace@example.com"]
+    bio_only = client.patch("/users/me", headers=user.headers, json={"bio": "Still here."})
+    assert bio_only.status_code == 200  # only a new email counts
 
 
 def test_a_registration_with_an_invalid_body_counts_too(

@@ -18,14 +18,18 @@ from fastapi import (
     Response,  # step 20
     status,
 )
-from pydantic import StringConstraints
+from pydantic import (
+    AfterValidator,  # step 20
+    Field,  # step 20
+    StringConstraints,
+)
 from sqlmodel import col, or_, select
 
 from blog.database import MAX_ID, new_row_times
 from blog.deps import CurrentUser, IdPath, SessionDep
 from blog.errors import Forbidden, InvalidToken, NotFound, error_responses
 from blog.fields import NO_NUL_CHARACTER
-from blog.pages import has_more, link_to_next  # step 20
+from blog.pages import SEARCHABLE, has_a_trigram, has_more, link_to_next  # step 20
 from blog.pagination import Page, Pagination, count_up_to_cap
 from blog.posts.models import Post, PostCreate, PostPage, PostPublic, PostUpdate
 from blog.races import commit_or_gone, delete_or_gone
@@ -38,6 +42,8 @@ SearchText = Annotated[
     StringConstraints(
         strip_whitespace=True, min_length=3, max_length=200, pattern=NO_NUL_CHARACTER
     ),
+    AfterValidator(has_a_trigram),  # step 20
+    Field(json_schema_extra=SEARCHABLE),  # step 20
 ]
 SEARCH = "text in the title or body, in any case: 3 to 200 characters"
 BEFORE = "only the posts older than this one (its id): where the last page ended"  # step 20

@@ -184,6 +184,8 @@ def update_me(  # step 7
     """Change your username, email or bio."""  # step 7
     changes = payload.model_dump(exclude_unset=True, exclude={"current_password"})  # step 7
     if changes.get("email", user.email) != user.email:  # step 7
+        # Counted like a registration: each tells whether an address is taken.
+        count_registration(counters, client)  # step 16
         wrong = "Changing your email needs your current password (`current_password`)."  # step 7
         check_current_password(  # step 7
             user,  # step 7

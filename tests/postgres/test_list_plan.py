@@ -117,6 +117,8 @@ def test_a_search_reads_the_trigram_indexes(
     assert [post["title"] for post in client.get(rare).json()["items"]] == ["Post 123456"]
     [nothing] = statements_of(engine, client, "/posts?limit=20&q=xylophonist")  # in no post
     assert "Bitmap Index Scan on ix_posts_title_trgm" in plan_of(engine, nothing)
+    [cyrillic] = statements_of(engine, client, "/posts?limit=20&q=привет")  # any alphabet's
+    assert "Bitmap Index Scan on ix_posts_title_trgm" in plan_of(engine, cyrillic)
 
 
 def test_a_deep_page_of_a_common_word_starts_from_the_index_at_its_position(
