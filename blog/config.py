@@ -133,6 +133,8 @@ class Settings(BaseSettings):
     login_max_per_client: int = Field(default=100, ge=1, le=100_000)  # step 16
     # Registrations per client per hour.
     register_max_per_client: int = Field(default=20, ge=1, le=100_000)  # step 16
+    # Posts and comments one account may write per hour: no account fills the disk.
+    write_max_per_account: int = Field(default=100, ge=1, le=100_000)  # step 16
     # Password reset: how long an emailed token works, and how many requests per hour one email
     # address and one client may make (each request for a known address sends an email).
     password_reset_minutes: int = Field(default=30, ge=1, le=24 * 60)  # step 17

@@ -6,7 +6,8 @@ is counted; after `LOGIN_MAX_FAILURES` attempts without a success within `LOGIN_
 that client's logins to that account are a 429 `rate_limited` with `Retry-After` until the window
 has passed, while other accounts and other clients carry on. A success forgets the count.
 Registrations count per client (`REGISTER_MAX_PER_CLIENT` an hour), every attempt, as the route's
-first dependency, and email changes count with them. The counting is the `limits` library's
+first dependency, and email changes count with them; posts and comments count per account
+(`WRITE_MAX_PER_ACCOUNT` an hour). The counting is the `limits` library's
 moving window, kept in Redis when `REDIS_URL` is set (so every replica sees the same counts) and
 in this process otherwise; if Redis stops answering, counting carries on in the process rather
 than letting every guess through or refusing every login.
@@ -30,6 +31,7 @@ from limits.strategies import MovingWindowRateLimiter
 
 from blog.addresses import ClientAddress
 from blog.config import settings
+from blog.deps import CurrentUser
 from blog.errors import RateLimited
 
 logger = logging.getLogger(__name__)
@@ -121,3 +123,10 @@ def count_registration(counters: RateLimitCounters, client: ClientAddress) -> No
     count_or_refuse(
         counters, per_hour, ["register", client], "new accounts and emails from this address"
     )
+
+
+def count_a_write(counters: RateLimitCounters, user: CurrentUser) -> None:
+    """Count a new post or comment by `user`, or 429 once the account has had its share this
+    hour."""
+    per_hour = RateLimitItemPerHour(settings.write_max_per_account)
+    count_or_refuse(counters, per_hour, ["write", str(user.id)], "posts and comments this hour")

@@ -17,18 +17,22 @@ from starlette.requests import Request
 
 import blog.rate_limits
 from blog.addresses import client_address
+from blog.comments.models import Comment
 from blog.config import (
     Settings,
     settings,
 )
 from blog.errors import RateLimited
 from blog.main import app
+from blog.posts.models import Post
 from blog.rate_limits import Counters, count_or_refuse
 from blog.users.models import User
 from tests.helpers import (
     PASSWORD,
     Account,
     assert_error,
+    create_comment,
+    create_post,
     register,
 )
 from tests.test_capacity import assert_busy, take_every_hash_slot
@@ -186,6 +190,29 @@ def test_email_changes_count_with_registrations(
     assert emails == ["hedy@example.com", "grace@example.com"]
     bio_only = client.patch("/users/me", headers=user.headers, json={"bio": "Still here."})
     assert bio_only.status_code == 200  # only a new email counts
+
+
+def test_an_account_writes_a_few_posts_and_comments_an_hour(
+    client: TestClient,
+    user: Account,
+    other_user: Account,
+    session: Session,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(settings, "write_max_per_account", 3)
+    post = create_post(client, user)
+    create_comment(client, user, post["id"])
+    invalid = client.post("/posts", headers=user.headers, json={"title": ""})
+    assert_error(invalid, 422, "validation_error")  # counted too: every attempt is
+    one_more_post = client.post("/posts", headers=user.headers, json={"title": "t", "body": "b"})
+    assert_rate_limited(one_more_post, 3600)
+    one_more_comment = client.post(
+        f"/posts/{post['id']}/comments", headers=user.headers, json={"body": "b"}
+    )
+    assert_rate_limited(one_more_comment, 3600)  # posts and comments share the count
+    create_post(client, other_user)  # another account writes on
+    assert session.exec(select(func.count()).select_from(Post)).one() == 2
+    assert session.exec(select(func.count()).select_from(Comment)).one() == 1
 
 
 def test_a_registration_with_an_invalid_body_counts_too(

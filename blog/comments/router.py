@@ -41,6 +41,7 @@ from blog.pagination import Page, Pagination, count_up_to_cap
 from blog.posts.models import Post
 from blog.posts.router import PostInPath
 from blog.races import commit_or_gone, delete_or_gone
+from blog.rate_limits import count_a_write  # step 16
 
 post_comments_router = APIRouter(prefix="/posts/{post_id}/comments", tags=["comments"])
 comments_router = APIRouter(prefix="/comments", tags=["comments"])
@@ -115,7 +116,8 @@ def list_comments(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=CommentPublic,
-    responses=error_responses(400, 401, 404, 413, 422),
+    dependencies=[Depends(count_a_write)],  # step 16
+    responses=error_responses(400, 401, 404, 413, 422, 429),
 )
 def create_comment(
     payload: CommentCreate,

@@ -33,6 +33,7 @@ from blog.pages import SEARCHABLE, has_a_trigram, has_more, link_to_next  # step
 from blog.pagination import Page, Pagination, count_up_to_cap
 from blog.posts.models import Post, PostCreate, PostPage, PostPublic, PostUpdate
 from blog.races import commit_or_gone, delete_or_gone
+from blog.rate_limits import count_a_write  # step 16
 
 router = APIRouter(prefix="/posts", tags=["posts"])
 # A search needs 3 characters, after its spaces are trimmed: an index of text finds words by
@@ -108,7 +109,8 @@ def list_posts(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=PostPublic,
-    responses=error_responses(400, 401, 413, 422),
+    dependencies=[Depends(count_a_write)],  # step 16
+    responses=error_responses(400, 401, 413, 422, 429),
 )
 def create_post(payload: PostCreate, user: CurrentUser, session: SessionDep) -> Post:
     """Write a post; you are its author."""

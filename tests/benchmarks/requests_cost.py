@@ -138,6 +138,7 @@ def app_environment(url: str, bcrypt_rounds: int) -> dict[str, str]:
         "REGISTER_MAX_PER_CLIENT": "1000",
         "LOGIN_MAX_PER_CLIENT": "100000",  # floods of logins measure the hashing, not the 429
         "SESSIONS_PER_CLIENT": "1000",  # every request comes from one address here
+        "WRITE_MAX_PER_ACCOUNT": "100000",  # the loads write as fast as they can
     }
 
 
