@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 import anyio
-from fastapi import APIRouter, Depends, WebSocket, status
+from fastapi import APIRouter, Depends, WebSocket, WebSocketDisconnect, status
 from sqlalchemy import Engine
 from sqlmodel import Field, Session, SQLModel
 from starlette.websockets import WebSocketState
@@ -91,6 +91,8 @@ async def notifications(
             await push_notifications(socket, engine, token)
     except (ServerBusy, TooManySockets) as refusal:
         await close_unless_closed(socket, status.WS_1013_TRY_AGAIN_LATER, str(refusal))
+    except WebSocketDisconnect:
+        return  # the client left while we spoke to it: nobody is left to answer
 
 
 async def push_notifications(socket: WebSocket, engine: Engine, token: str | None) -> None:

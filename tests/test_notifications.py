@@ -16,6 +16,7 @@ from fastapi import WebSocket, WebSocketDisconnect
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
+from starlette.websockets import WebSocketState
 
 from blog import capacity, connections, database, realtime
 from blog import hub as hub_module
@@ -320,6 +321,27 @@ def test_a_socket_that_reads_nothing_of_what_the_app_sends_is_dropped(
         assert counted(OTHER_CLIENT, 1)
         time.sleep(1)  # the buffers fill at once; half a second later the socket is dropped
         assert counted(OTHER_CLIENT, 0)
+
+
+class GoneAfterTheHandshake:
+    """A client that resets its socket as soon as the server has accepted it."""
+
+    application_state = WebSocketState.CONNECTED
+
+    async def accept(self) -> None:
+        pass
+
+    async def send_json(self, data: object) -> None:
+        raise WebSocketDisconnect(code=1006)
+
+
+def test_a_client_gone_before_ready_ends_its_socket_without_an_error(
+    engine: Engine, client: TestClient
+) -> None:
+    ada = register(client, "ada")
+    gone = GoneAfterTheHandshake()
+    anyio.run(notifications_module.notifications, gone, engine, ada.token)  # type: ignore[arg-type]
+    assert open_sockets() == 0
 
 
 def test_while_every_session_is_taken_a_request_answers_503_and_health_still_answers(
