@@ -119,6 +119,8 @@ def main(argv: list[str] | None = None) -> None:
         h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,  # step 14
         limit_concurrency=MAX_CONNECTIONS,  # step 14
         server_header=False,  # no `server: uvicorn`: nothing to tell a scanner which server runs
+        # Compressing a client's every frame would cost the event loop more than it saves.
+        ws_per_message_deflate=False,  # step 18
     )
 
 

@@ -8,10 +8,10 @@ a thread to finish in: nothing would move until the pool's timeout. So requests 
 *slot*, on the event loop, where waiting costs no thread: never more sessions than connections,
 and never more sessions than threads. A request that gets no slot within the wait is answered
 503 `server_busy` with `Retry-After`, at once and in the error shape, instead of timing out.
-Before either slot, a request takes one of its client's own turns (`blog/addresses.py` says who
-a client is): a few sessions (`SESSIONS_PER_CLIENT`) and two hashes at once, so a client that
-sends a hundred requests at once queues behind itself, and everyone else finds only a few of
-them ahead.
+Before any slot, a request takes one of its client's own turns (`blog/addresses.py` says who
+a client is): a few requests at once (`SESSIONS_PER_CLIENT`), two of them hashing, so a client
+that sends a hundred requests at once queues behind itself, and everyone else finds only a few
+of them ahead.
 """
 
 from collections.abc import AsyncIterator
@@ -58,13 +58,24 @@ def turns_of(client: str, slots: str, at_once: int) -> anyio.Semaphore:
     return client_turns.setdefault((client, slots), anyio.Semaphore(at_once))
 
 
+async def take_a_turn(client: ClientAddress) -> AsyncIterator[None]:
+    """One of the client's `SESSIONS_PER_CLIENT` turns, held until the route returns. A request
+    takes it once, before any slot, so it never holds a slot while it waits behind its own
+    client's other requests."""
+    turns = turns_of(client, "requests", settings.sessions_per_client)
+    async with a_slot_of(turns, settings.database_pool_timeout):
+        yield
+
+
+ClientTurn = Annotated[None, Depends(take_a_turn, scope="function")]  # once per request
+
 password_hash_slots = anyio.Semaphore(settings.password_hash_concurrency)
 HASHES_AT_ONCE_PER_CLIENT = 2
 # How long requests wait for a hash slot, for `/metrics` (defined here, beside what it measures).
 HASH_WAITS = Histogram("blog_password_hash_wait_seconds", "Hash slot waits", ["replica"])  # step 21
 
 
-async def take_password_hash_slot(client: ClientAddress) -> AsyncIterator[None]:
+async def take_password_hash_slot(_turn: ClientTurn, client: ClientAddress) -> AsyncIterator[None]:
     """A hash slot, once the client has fewer than two: one address's flood waits behind itself."""
     started = perf_counter()  # step 21
     wait = settings.password_hash_timeout
@@ -78,12 +89,9 @@ async def take_password_hash_slot(client: ClientAddress) -> AsyncIterator[None]:
 session_slots = anyio.Semaphore(settings.database_sessions)
 
 
-async def take_session_slot(client: ClientAddress) -> AsyncIterator[None]:
-    """Wait on the event loop, not in a thread, for one of the client's turns, then for a free
-    session (503 after either wait)."""
-    turns = turns_of(client, "session", settings.sessions_per_client)
-    wait = settings.database_pool_timeout
-    async with a_slot_of(turns, wait), a_slot_of(session_slots, wait):
+async def take_session_slot(_turn: ClientTurn) -> AsyncIterator[None]:
+    """Wait on the event loop, not in a thread, for a free session (503 after the wait)."""
+    async with a_slot_of(session_slots, settings.database_pool_timeout):
         yield
 
 

@@ -106,7 +106,7 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(default=5, ge=1, le=100)  # step 15
     database_max_overflow: int = Field(default=10, ge=0, le=100)  # step 15
     database_pool_timeout: float = Field(default=10, gt=0, le=120)  # step 15
-    # How many of those sessions one client may hold at once; its other requests wait their turn.
+    # How many requests of one client may hold or wait for a slot at once; the rest wait a turn.
     sessions_per_client: int = Field(default=4, ge=1, le=1000)  # step 15
     # Threads for plain `def` routes and dependencies, bcrypt and background tasks: more than the
     # sessions, so that a request holding a session always gets a thread to finish with.

@@ -6,8 +6,9 @@ uvicorn's own protocols with the limits a proxy in front would add (nginx's `lim
 `client_header_timeout`): past `MOST_CONNECTIONS_PER_ADDRESS` from one address
 (`blog/addresses.py`), WebSockets included until they close, a new connection gets a plain 429;
 a request head not whole within `REQUEST_HEAD_SECONDS` is closed; a socket that leaves
-`MOST_UNREAD_BYTES` unread (the pongs to a flood of pings), or reads nothing of what the app
-sends for `UNREAD_SECONDS` once its buffer is full (lesson 18), is dropped. A peer trusted to speak
+`MOST_UNREAD_BYTES` unread (the pongs to a flood of pings) is dropped, and so is a connection or
+a socket that reads nothing of what the app sends for `UNREAD_SECONDS` once its buffers are
+full (lessons 15 and 18). A peer trusted to speak
 for others (`--forwarded-allow-ips`: Railway's proxy) is not limited: it limits its clients
 itself. Counts are per process; the start command names both classes (`--http`, `--ws`).
 """
@@ -26,7 +27,7 @@ from blog.addresses import address_of
 MOST_CONNECTIONS_PER_ADDRESS = 50
 REQUEST_HEAD_SECONDS = 10.0
 MOST_UNREAD_BYTES = 256 * 1024  # four of the largest frames a socket may send
-UNREAD_SECONDS = 10.0  # step 18
+UNREAD_SECONDS = 10.0  # step 15
 TOO_MANY_CONNECTIONS = (
     b"HTTP/1.1 429 Too Many Requests\r\ncontent-length: 38\r\nconnection: close\r\n\r\n"
     b"Too many connections from one address."
@@ -47,11 +48,25 @@ def trusted_proxies(allowed: str) -> _TrustedHosts:
     return _TrustedHosts(allowed)
 
 
+def drop_unless_read(  # step 15
+    loop: asyncio.AbstractEventLoop,  # step 15
+    transport: asyncio.Transport,  # step 15
+) -> asyncio.TimerHandle:  # step 15
+    """Every answer to a client that reads nothing waits: past the deadline, it is dropped."""
+    return loop.call_later(UNREAD_SECONDS, transport.abort)  # step 15
+
+
+def stop(deadline: asyncio.TimerHandle | None) -> None:  # step 15
+    if deadline is not None:  # step 15
+        deadline.cancel()  # step 15
+
+
 class LimitedH11Protocol(H11Protocol):
     """uvicorn's h11 protocol, with a limit per client address and a deadline for heads."""
 
     counted_as: str | None = None
     head_deadline: asyncio.TimerHandle | None = None
+    unread_deadline: asyncio.TimerHandle | None = None  # step 15
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -90,6 +105,14 @@ class LimitedH11Protocol(H11Protocol):
         if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
             self.wait_for_a_head()  # the next request on this keep-alive connection
 
+    def pause_writing(self) -> None:  # step 15
+        super().pause_writing()  # step 15
+        self.unread_deadline = drop_unless_read(self.loop, self.transport)  # step 15
+
+    def resume_writing(self) -> None:  # step 15
+        super().resume_writing()  # step 15
+        stop(self.unread_deadline)  # step 15
+
     def handle_websocket_upgrade(self, event: h11.Request) -> None:
         counted_as, self.counted_as = self.counted_as, None  # the socket's from here
         self.stop_counting()
@@ -125,13 +148,11 @@ class LimitedWebSocketProtocol(WebSocketsSansIOProtocol):
 
     def pause_writing(self) -> None:  # step 18
         super().pause_writing()  # step 18
-        # Every send to a client that reads nothing waits: past the deadline, it is dropped.
-        self.unread_deadline = self.loop.call_later(UNREAD_SECONDS, self.transport.abort)  # step 18
+        self.unread_deadline = drop_unless_read(self.loop, self.transport)  # step 18
 
     def resume_writing(self) -> None:  # step 18
         super().resume_writing()  # step 18
-        if self.unread_deadline is not None:  # step 18
-            self.unread_deadline.cancel()  # step 18
+        stop(self.unread_deadline)  # step 18
 
     def connection_lost(self, exc: Exception | None) -> None:
         count_out(self.counted_as)

@@ -13,7 +13,7 @@ import threading
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager, nullcontext
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -63,24 +63,42 @@ def test_a_slot_is_held_by_one_holder_at_a_time_and_a_newcomer_waits_then_is_ref
     assert anyio.run(two_holders_of_one_slot) == ["second holder refused", "free again"]
 
 
+TURN = asynccontextmanager(capacity.take_a_turn)
+SESSION_SLOT = asynccontextmanager(capacity.take_session_slot)
+HASH_SLOT = asynccontextmanager(capacity.take_password_hash_slot)
+
+
+@asynccontextmanager
+async def a_session_slot(client: str) -> AsyncIterator[None]:
+    """What a request that opens a session takes: its client's turn, then a session slot."""
+    async with TURN(client), SESSION_SLOT(None):
+        yield
+
+
+@asynccontextmanager
+async def a_hash_slot(client: str) -> AsyncIterator[None]:
+    """What a request that hashes takes: its client's turn, then a hash turn and a slot."""
+    async with TURN(client), HASH_SLOT(None, client):
+        yield
+
+
 @pytest.mark.parametrize(
     ("slots_name", "take_a_slot", "at_once"),
     [
-        ("password_hash_slots", capacity.take_password_hash_slot, HASHES_AT_ONCE_PER_CLIENT),
-        ("session_slots", capacity.take_session_slot, settings.sessions_per_client),
+        ("password_hash_slots", a_hash_slot, HASHES_AT_ONCE_PER_CLIENT),
+        ("session_slots", a_session_slot, settings.sessions_per_client),
     ],
 )
 def test_one_client_holds_a_few_slots_at_most_and_another_client_still_gets_one(
     monkeypatch: pytest.MonkeyPatch,
     slots_name: str,
-    take_a_slot: Callable[[str], AsyncIterator[None]],
+    take_a_slot: Callable[[str], AbstractAsyncContextManager[None]],
     at_once: int,
 ) -> None:
     slots = anyio.Semaphore(at_once + 2)
     monkeypatch.setattr(capacity, slots_name, slots)
     monkeypatch.setattr(settings, "password_hash_timeout", 0.05)
     monkeypatch.setattr(settings, "database_pool_timeout", 0.05)
-    slot_of = asynccontextmanager(take_a_slot)
 
     async def flood_then_another_client() -> list[str]:
         said: list[str] = []
@@ -88,7 +106,7 @@ def test_one_client_holds_a_few_slots_at_most_and_another_client_still_gets_one(
 
         async def flooder() -> None:
             try:
-                async with slot_of("203.0.113.7"):
+                async with take_a_slot("203.0.113.7"):
                     said.append("flooder holds a slot")
                     await holding.wait()
             except ServerBusy:
@@ -99,7 +117,7 @@ def test_one_client_holds_a_few_slots_at_most_and_another_client_still_gets_one(
                 tasks.start_soon(flooder)
             await anyio.sleep(0.01)
             assert slots.value == 2  # its own turns' worth of slots, not every slot
-            async with slot_of("198.51.100.1"):
+            async with take_a_slot("198.51.100.1"):
                 said.append("another client holds a slot")
             await anyio.sleep(0.1)  # the flooder's other three run out of their wait
             holding.set()
@@ -113,6 +131,75 @@ def test_one_client_holds_a_few_slots_at_most_and_another_client_still_gets_one(
     }
     assert slots.value == at_once + 2
     assert dict(capacity.client_turns) == {}  # a client's turns go with its last request
+
+
+def test_a_request_waiting_behind_its_own_client_holds_no_hash_slot(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hash_slots = anyio.Semaphore(1)
+    monkeypatch.setattr(capacity, "password_hash_slots", hash_slots)
+    monkeypatch.setattr(settings, "database_pool_timeout", 0.2)
+
+    async def busy_client_then_a_login_from_elsewhere() -> list[str]:
+        said: list[str] = []
+        holding = anyio.Event()
+
+        async def slow_read() -> None:
+            async with a_session_slot("203.0.113.7"):
+                await holding.wait()
+
+        async def its_own_password_check() -> None:
+            try:
+                async with a_hash_slot("203.0.113.7"):
+                    said.append("busy client hashes")  # pragma: no cover (its turns are taken)
+            except ServerBusy:
+                said.append("busy client waited for its own turn, then 503")
+
+        async with anyio.create_task_group() as tasks:
+            for _ in range(settings.sessions_per_client):
+                tasks.start_soon(slow_read)
+            await anyio.sleep(0.01)
+            tasks.start_soon(its_own_password_check)
+            await anyio.sleep(0.01)
+            assert hash_slots.value == 1  # waiting for a turn, it holds no hash slot
+            async with a_hash_slot("198.51.100.1"):
+                said.append("a login from elsewhere hashes at once")
+            await anyio.sleep(0.3)
+            holding.set()
+        return said
+
+    assert anyio.run(busy_client_then_a_login_from_elsewhere) == [
+        "a login from elsewhere hashes at once",
+        "busy client waited for its own turn, then 503",
+    ]
+
+
+class NeverTaken:
+    """A semaphore that fails the test if a request takes it."""
+
+    async def acquire(self) -> None:
+        raise AssertionError("a slot was taken before the client's turn")  # pragma: no cover
+
+    def release(self) -> None:  # pragma: no cover
+        pass
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [("POST", "/auth/login"), ("GET", "/posts"), ("POST", "/auth/register")]
+)
+def test_every_route_takes_its_clients_turn_before_any_slot(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, method: str, path: str
+) -> None:
+    monkeypatch.setattr(database, "engine", engine)  # the app's own sessions, slots and all
+    no_turn_free = anyio.Semaphore(0)
+    monkeypatch.setitem(capacity.client_turns, ("testclient", "requests"), no_turn_free)
+    monkeypatch.setattr(capacity, "password_hash_slots", NeverTaken())
+    monkeypatch.setattr(capacity, "session_slots", NeverTaken())
+    monkeypatch.setattr(settings, "database_pool_timeout", 0.01)
+    form = {"username": "ada", "password": PASSWORD}
+    with TestClient(app) as own_sessions:
+        answer = own_sessions.request(method, path, data=form if path == "/auth/login" else None)
+    assert_busy(answer)
 
 
 def take_every_hash_slot(monkeypatch: pytest.MonkeyPatch) -> None:

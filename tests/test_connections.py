@@ -36,6 +36,9 @@ async def answer_or_keep_open(scope: Any, receive: Any, send: Any) -> None:
             pass
         return
     await send({"type": "http.response.start", "status": 200, "headers": []})
+    if scope["path"] == "/big":  # 64 MiB, for a client that reads none of it
+        for _ in range(1024):
+            await send({"type": "http.response.body", "body": b"x" * 65536, "more_body": True})
     await send({"type": "http.response.body", "body": b"ok"})
 
 

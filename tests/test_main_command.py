@@ -49,6 +49,7 @@ def test_main_applies_migrations_then_serves(
         "h11_max_incomplete_event_size": 16384,
         "limit_concurrency": 900,
         "server_header": False,
+        "ws_per_message_deflate": False,
     }
     engine = create_engine(f"sqlite:///{database}")
     assert {"users", "posts", "comments"} <= set(inspect(engine).get_table_names())

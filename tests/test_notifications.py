@@ -1,11 +1,14 @@
 """Live notifications: `/ws/notifications` pushes `comment.created` to a post's author."""
 
 import gc
+import os
 import socket
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -17,6 +20,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.websockets import WebSocketState
+from websockets.sync.client import connect as websocket
 
 from blog import capacity, connections, database, realtime
 from blog import hub as hub_module
@@ -31,6 +35,7 @@ from tests.helpers import (
     create_post,
     register,
 )
+from tests.servers import free_port, migrate, running, start_command, wait_until_healthy
 from tests.test_capacity import assert_busy
 from tests.test_connections import OTHER_CLIENT, UPGRADE, connection_from, counted, serving
 from tests.test_websockets import closed_over_a_cap, closed_with, wait_until_counted
@@ -342,6 +347,19 @@ def test_a_client_gone_before_ready_ends_its_socket_without_an_error(
     gone = GoneAfterTheHandshake()
     anyio.run(notifications_module.notifications, gone, engine, ada.token)  # type: ignore[arg-type]
     assert open_sockets() == 0
+
+
+@pytest.mark.slow  # starts a server
+def test_the_start_command_compresses_no_websocket_frames(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'blog.db'}"
+    migrate(database)
+    port = free_port()
+    environment = {**os.environ, "DATABASE_URL": database, "ENVIRONMENT": "test"}
+    with running(start_command(sys.executable, port), environment) as server:
+        wait_until_healthy(f"http://127.0.0.1:{port}", server)
+        with websocket(f"ws://127.0.0.1:{port}/ws/notify") as echo:  # offers permessage-deflate
+            assert echo.response is not None
+            assert echo.response.headers.get("Sec-WebSocket-Extensions") is None
 
 
 def test_while_every_session_is_taken_a_request_answers_503_and_health_still_answers(
