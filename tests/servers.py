@@ -6,6 +6,7 @@ import shlex
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -118,6 +119,19 @@ def wait_until_healthy(
             pass
         time.sleep(0.1)
     raise AssertionError(f"no 200 from {base_url}{path} within {seconds} s")
+
+
+@contextmanager
+def serving_the_start_command(folder: Path) -> Iterator[tuple[int, subprocess.Popen[str]]]:
+    """(port, process) of `railway.json`'s start command, healthy, on a new SQLite file in
+    `folder`: the server a client of the deployed app meets."""
+    database = f"sqlite:///{folder / 'blog.db'}"
+    migrate(database)
+    port = free_port()
+    environment = {**os.environ, "DATABASE_URL": database, "ENVIRONMENT": "test"}
+    with running(start_command(sys.executable, port), environment) as server:
+        wait_until_healthy(f"http://127.0.0.1:{port}", server)
+        yield port, server
 
 
 @contextmanager

@@ -3,7 +3,6 @@ announce their size or arrive in chunks, and without the server holding them in 
 request's line and headers over MAX_REQUEST_HEAD_BYTES, refused by the server itself (h11)."""
 
 import json
-import os
 import socket
 import sys
 import threading
@@ -25,10 +24,8 @@ from tests.helpers import Account, assert_error
 from tests.servers import (
     free_port,
     memory_kib,
-    migrate,
-    running,
+    serving_the_start_command,
     start_command,
-    wait_until_healthy,
 )
 
 LIMIT = settings.max_body_bytes
@@ -194,12 +191,7 @@ def stream_until_answered(port: int, start: bytes, piece: bytes, total: int) -> 
 
 @pytest.mark.slow  # starts a server or a Python process
 def test_a_100_mb_body_leaves_the_servers_memory_flat(tmp_path: Path) -> None:
-    database = f"sqlite:///{tmp_path / 'blog.db'}"
-    migrate(database)
-    port = free_port()
-    environment = {**os.environ, "DATABASE_URL": database, "ENVIRONMENT": "test"}
-    with running(start_command(sys.executable, port), environment) as server:
-        wait_until_healthy(f"http://127.0.0.1:{port}", server)
+    with serving_the_start_command(tmp_path) as (port, server):
         idle = memory_kib(server.pid, "VmRSS")
         Path(f"/proc/{server.pid}/clear_refs").write_text("5")  # restart the high-water mark
 
@@ -239,12 +231,7 @@ def send_head(port: int, head: bytes) -> bytes:
 def test_a_huge_or_endless_request_head_is_refused_by_the_server_in_bounded_memory(
     tmp_path: Path,
 ) -> None:
-    database = f"sqlite:///{tmp_path / 'blog.db'}"
-    migrate(database)
-    port = free_port()
-    environment = {**os.environ, "DATABASE_URL": database, "ENVIRONMENT": "test"}
-    with running(start_command(sys.executable, port), environment) as server:
-        wait_until_healthy(f"http://127.0.0.1:{port}", server)
+    with serving_the_start_command(tmp_path) as (port, server):
         request_line = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         token_sized = request_line + b"Authorization: Bearer " + b"t" * 4096 + b"\r\n\r\n"
         assert send_head(port, token_sized) == b"HTTP/1.1 200 OK"

@@ -102,6 +102,18 @@ def counted(address: str, expected: int) -> bool:
     return True
 
 
+def dropped_unread(request: bytes, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Send `request` from another client and read nothing of the answer: whether the server
+    drops the connection once its buffers have been full for `UNREAD_SECONDS` (here 0.5 s)."""
+    monkeypatch.setattr(connections, "UNREAD_SECONDS", 0.5)
+    with serving() as port, connection_from(OTHER_CLIENT, port) as raw:
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # read nothing, hold little
+        raw.sendall(request)
+        assert counted(OTHER_CLIENT, 1)
+        time.sleep(1)  # the buffers fill at once; half a second later it is dropped
+        return counted(OTHER_CLIENT, 0)
+
+
 def test_one_address_cannot_hold_every_connection(port: int) -> None:
     with idle_connections(ATTACKER, port, LIMIT) as idle:
         assert counted(ATTACKER, LIMIT)

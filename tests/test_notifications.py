@@ -1,9 +1,6 @@
 """Live notifications: `/ws/notifications` pushes `comment.created` to a post's author."""
 
 import gc
-import os
-import socket
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +19,7 @@ from sqlmodel import Session
 from starlette.websockets import WebSocketState
 from websockets.sync.client import connect as websocket
 
-from blog import capacity, connections, database, realtime
+from blog import capacity, database, realtime
 from blog import hub as hub_module
 from blog import notifications as notifications_module
 from blog.config import settings
@@ -35,9 +32,9 @@ from tests.helpers import (
     create_post,
     register,
 )
-from tests.servers import free_port, migrate, running, start_command, wait_until_healthy
+from tests.servers import serving_the_start_command
 from tests.test_capacity import assert_busy
-from tests.test_connections import OTHER_CLIENT, UPGRADE, connection_from, counted, serving
+from tests.test_connections import UPGRADE, dropped_unread
 from tests.test_websockets import closed_over_a_cap, closed_with, wait_until_counted
 
 # --- /ws/notify ---------------------------------------------------------------------------------
@@ -319,13 +316,8 @@ def test_a_socket_whose_client_reads_nothing_holds_no_one_up_and_is_forgotten(
 def test_a_socket_that_reads_nothing_of_what_the_app_sends_is_dropped(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(connections, "UNREAD_SECONDS", 0.5)
-    with serving() as port, connection_from(OTHER_CLIENT, port) as raw:
-        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # read nothing, hold little
-        raw.sendall(b"GET /talks HTTP/1.1\r\n" + UPGRADE)  # the app sends until it is gone
-        assert counted(OTHER_CLIENT, 1)
-        time.sleep(1)  # the buffers fill at once; half a second later the socket is dropped
-        assert counted(OTHER_CLIENT, 0)
+    # /talks sends until the socket is gone
+    assert dropped_unread(b"GET /talks HTTP/1.1\r\n" + UPGRADE, monkeypatch)
 
 
 class GoneAfterTheHandshake:
@@ -351,15 +343,12 @@ def test_a_client_gone_before_ready_ends_its_socket_without_an_error(
 
 @pytest.mark.slow  # starts a server
 def test_the_start_command_compresses_no_websocket_frames(tmp_path: Path) -> None:
-    database = f"sqlite:///{tmp_path / 'blog.db'}"
-    migrate(database)
-    port = free_port()
-    environment = {**os.environ, "DATABASE_URL": database, "ENVIRONMENT": "test"}
-    with running(start_command(sys.executable, port), environment) as server:
-        wait_until_healthy(f"http://127.0.0.1:{port}", server)
-        with websocket(f"ws://127.0.0.1:{port}/ws/notify") as echo:  # offers permessage-deflate
-            assert echo.response is not None
-            assert echo.response.headers.get("Sec-WebSocket-Extensions") is None
+    with (
+        serving_the_start_command(tmp_path) as (port, _),
+        websocket(f"ws://127.0.0.1:{port}/ws/notify") as echo,  # offers permessage-deflate
+    ):
+        assert echo.response is not None
+        assert echo.response.headers.get("Sec-WebSocket-Extensions") is None
 
 
 def test_while_every_session_is_taken_a_request_answers_503_and_health_still_answers(

@@ -4,7 +4,6 @@ the database file longer than the limit is a 503 `database_unavailable`, not a h
 server's side: a connection whose client reads nothing of its answer is dropped once the
 buffers have been full for `UNREAD_SECONDS` (`blog/connections.py`)."""
 
-import socket
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -15,11 +14,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import SQLModel
 
-from blog import connections
 from blog.config import settings
 from blog.database import make_engine
 from tests.helpers import PASSWORD, assert_error
-from tests.test_connections import OTHER_CLIENT, connection_from, counted, serving
+from tests.test_connections import dropped_unread
 
 TIMEOUT = 0.5
 
@@ -64,10 +62,4 @@ def test_a_write_that_waits_for_a_locked_file_answers_503_in_time(
 def test_a_connection_that_reads_nothing_of_its_answer_is_dropped(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(connections, "UNREAD_SECONDS", 0.5)
-    with serving() as port, connection_from(OTHER_CLIENT, port) as raw:
-        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # read nothing, hold little
-        raw.sendall(b"GET /big HTTP/1.1\r\nHost: test\r\n\r\n")  # a 64 MiB answer
-        assert counted(OTHER_CLIENT, 1)
-        time.sleep(1)  # the buffers fill at once; half a second later the connection is dropped
-        assert counted(OTHER_CLIENT, 0)
+    assert dropped_unread(b"GET /big HTTP/1.1\r\nHost: test\r\n\r\n", monkeypatch)  # 64 MiB
